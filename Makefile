@@ -1,0 +1,58 @@
+# Two commands do everything on a fresh machine (Python 3.11, pip reaching PyPI):
+#   make book   - create .venv, run every experiment notebook at the cpu profile, build the HTML book
+#   make test   - create .venv, run pytest, nbval over notebooks/ at the ci profile, build the book at ci
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONHASHSEED := 0
+PROFILE ?= cpu
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+
+.PHONY: book test venv run-notebooks html clean clean-results notebooks bench
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-lock.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11; torch==2.14.1 is installed by pip from files for 3.11)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt -c requirements-lock.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (mae-study)" >/dev/null
+	touch $(STAMP)
+
+# Run every experiment notebook with papermill at $(PROFILE); finished runs are read back, not redone.
+run-notebooks: $(STAMP)
+	@mkdir -p data/results/$(PROFILE)/_notebooks
+	@for nb in $(NOTEBOOKS); do \
+	  echo "== papermill $$nb (profile $(PROFILE))"; \
+	  $(PY) -m papermill --log-level WARNING "$$nb" "data/results/$(PROFILE)/_notebooks/$$(basename $$nb)" -p profile $(PROFILE) || exit 1; \
+	done
+
+html: $(STAMP)
+	MAE_STUDY_BOOK_PROFILE=$(PROFILE) $(VENV)/bin/jupyter-book build -W -n --keep-going --path-output _build/$(PROFILE) .
+	@echo "book: _build/$(PROFILE)/_build/html/index.html"
+
+book: $(STAMP)
+	$(MAKE) run-notebooks html PROFILE=cpu
+
+test: $(STAMP)
+	MAE_STUDY_PROFILE=ci $(PY) -m pytest -q tests
+	MAE_STUDY_PROFILE=ci $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)
+	$(MAKE) html PROFILE=ci
+
+# Regenerate notebooks/*.ipynb from their percent-format sources in notebooks/src.
+notebooks: $(STAMP)
+	$(PY) tools/py2nb.py
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_fractals.py
+
+clean:
+	rm -rf _build data/results/ci
+
+# Removes this profile's results so that `make book` recomputes every number.
+clean-results:
+	rm -rf data/results/$(PROFILE)

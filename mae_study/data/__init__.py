@@ -1,0 +1,116 @@
+"""The one data interface the chapters use: ``load_dataset(name, split, ...)``.
+
+Every loader returns an ``ImageTensorDataset`` (uint8 images (N, C, H, W), labels, mean/std,
+provenance in ``info``). Arguments are checked here, before anything is read or generated.
+
+    >>> ds = load_dataset("digits", "train", image_size=32, seed=0)
+    >>> ds.images.shape
+    torch.Size([1000, 3, 32, 32])
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import ImageTensorDataset, channel_stats
+from .real import DatasetNotFoundError
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What ``load_dataset`` accepts for one name.
+
+    Args:
+        splits: allowed split names.
+        image_size: side used when ``image_size=None`` (the native size of real sets).
+        description: one line for tables and error messages.
+    """
+
+    splits: tuple[str, ...]
+    image_size: int
+    description: str
+
+
+_LABELLED = ("train", "test")
+_STL10_LIKE = ("unlabelled", "train", "test")
+
+DATASETS: dict[str, DatasetSpec] = {
+    "builtin": DatasetSpec(_STL10_LIKE, 32, "the study's synthetic STL10-like setting: "
+                                            "an unlabelled pool and a 10-class task, offline"),
+    "stl10": DatasetSpec(_STL10_LIKE, 96, "STL10: 100,000 unlabelled, 5,000 train, 8,000 test, "
+                                          "10 classes, 96x96 (torchvision)"),
+    "cifar10": DatasetSpec(_LABELLED, 32, "CIFAR-10: 50,000 train, 10,000 test, 32x32 (torchvision)"),
+    "cifar100": DatasetSpec(_LABELLED, 32, "CIFAR-100: 50,000 train, 10,000 test, 100 classes, "
+                                           "32x32 (torchvision)"),
+    "digits": DatasetSpec(_LABELLED, 32, "scikit-learn handwritten digits: 1,797 grey 8x8 images, "
+                                         "upsampled, grey replicated to 3 channels, offline"),
+    "fractaldb": DatasetSpec(_LABELLED, 32, "FractalDB (Kataoka et al.): IFS categories, generated"),
+    "fractal_single": DatasetSpec(_LABELLED, 32, "Single-Instance fractals (Anderson & Farrell), generated"),
+    "fractal_multi": DatasetSpec(_LABELLED, 32, "Multi-Instance fractals (Anderson & Farrell), "
+                                                "multi-hot targets, generated"),
+}
+
+FRACTALS = ("fractaldb", "fractal_single", "fractal_multi")
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def check_args(name: str, split: str, image_size: int | None, seed: int,
+               num_samples: int | None) -> DatasetSpec:
+    """Raise ``ValueError`` naming the bad parameter, its value and what is allowed."""
+    if name not in DATASETS:
+        raise ValueError(f"name={name!r} is not a data set; allowed: {list(DATASETS)}")
+    spec = DATASETS[name]
+    if split not in spec.splits:
+        raise ValueError(f"split={split!r} is not a split of {name!r}; allowed: {list(spec.splits)}")
+    if image_size is not None and (not _is_int(image_size) or image_size < 1):
+        raise ValueError(f"image_size={image_size!r}; allowed: a positive int, or None for {spec.image_size}")
+    if num_samples is not None and (not _is_int(num_samples) or num_samples < 1):
+        raise ValueError(f"num_samples={num_samples!r}; allowed: a positive int, or None for all")
+    if not _is_int(seed):
+        raise ValueError(f"seed={seed!r}; allowed: an int")
+    return spec
+
+
+def load_dataset(
+    name: str,
+    split: str,
+    image_size: int | None = None,
+    seed: int = 0,
+    num_samples: int | None = None,
+    **kwargs,
+) -> ImageTensorDataset:
+    """Load any data set of the study.
+
+    Args:
+        name: a key of ``DATASETS``.
+        split: one of ``DATASETS[name].splits``.
+        image_size: side of the returned images; None gives ``DATASETS[name].image_size``.
+        seed: seed of generation (built-in, fractals), of the digits split, and of the
+            ``num_samples`` pick.
+        num_samples: keep only this many images (the first of a seeded permutation for real sets).
+        kwargs: passed to the loader, e.g. ``root``/``download`` (real sets), ``in_chans`` (digits).
+    """
+    spec = check_args(name, split, image_size, seed, num_samples)
+    size = image_size if image_size is not None else spec.image_size
+    args = dict(split=split, image_size=size, seed=seed, num_samples=num_samples, **kwargs)
+    if name == "builtin":
+        from .builtin import load_builtin  # written separately; imported only when asked for
+
+        return load_builtin(**args)
+    if name in FRACTALS:
+        from .fractals import load_fractal
+
+        return load_fractal(name, **args)
+    if name == "digits":
+        from .digits import load_digits
+
+        return load_digits(**args)
+    from .real import load_real
+
+    return load_real(name, **args)
+
+
+__all__ = ["DATASETS", "DatasetSpec", "DatasetNotFoundError", "ImageTensorDataset", "channel_stats",
+           "check_args", "load_dataset"]

@@ -1,0 +1,1 @@
+"""Experiments: each turns a dict of resolved parameters into a finished run folder."""

@@ -1,0 +1,185 @@
+"""MAE pre-training as a run: parameters -> configs -> `fit` -> run folder.
+
+Used by the MAE chapter, the dynamic-mask-ratio chapter and their sweeps; the notebooks call
+`run_pretrain` and render what it wrote.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+import numpy as np
+import torch
+
+from ..data import load_dataset
+from ..engine import TrainConfig, fit
+from ..flops import mae_forward_flops
+from ..losses import MAELoss
+from ..masking import check_mask_ratio, check_sampling, sample_mask, unpatchify
+from ..models import MaskedAutoencoder, mae_config
+from ..params import Experiment
+from ..results import RunDir, provenance, save_torch, write_json
+from ..schedules import ConstantSchedule, StageSchedule, dynmask_stages, schedule_to_dict
+from .common import PRETRAIN_SPLIT, ratio_tag, resolve_device, seeds_for
+
+METHODS = ("static", "dynamic")
+
+
+def check_pretrain(p: dict) -> None:
+    """Domain checks of pre-training parameters (types were checked against the defaults)."""
+    if p["method"] not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {p['method']!r}")
+    check_mask_ratio(p["final_mask_ratio"], "final_mask_ratio")
+    check_sampling(p["sampling"])
+    if p["schedule"] is not None:
+        StageSchedule(tuple(tuple(s) for s in p["schedule"]))  # raises a clear error
+    for key in ("num_epochs", "batch_size", "num_images", "image_size"):
+        if p[key] < 1:
+            raise ValueError(f"{key} must be >= 1, got {p[key]}")
+    build_model_config(p)  # patch size vs image size, widths vs heads
+
+
+def build_model_config(p: dict):
+    overrides = {k: p[k] for k in ("decoder_depth", "decoder_embed_dim", "decoder_num_heads",
+                                   "norm_pix_loss", "encoder_mask_token") if p.get(k) is not None}
+    return mae_config(p["model"], img_size=p["image_size"], **overrides)
+
+
+def build_schedule(p: dict):
+    """static: the final ratio from the start; dynamic: seed 000's stages (or an explicit list)."""
+    if p["schedule"] is not None:
+        schedule = StageSchedule(tuple(tuple(s) for s in p["schedule"]))
+        if p["method"] == "static" and len({r for _, r in schedule.stages}) > 1:
+            raise ValueError("method='static' cannot take a schedule with changing ratios; use method='dynamic'")
+        return schedule
+    if p["method"] == "static":
+        return ConstantSchedule(p["final_mask_ratio"])
+    return dynmask_stages(p["final_mask_ratio"], p["num_epochs"])
+
+
+def default_run_name(p: dict) -> str:
+    return f"{p['method']}_{ratio_tag(p['final_mask_ratio'])}_s{p['seed']}"
+
+
+def build_train_config(p: dict, device: str) -> TrainConfig:
+    s = seeds_for(p["seed"])
+    return TrainConfig(num_epochs=p["num_epochs"], batch_size=p["batch_size"], lr=p["lr"],
+                       warmup_epochs=p["warmup_epochs"], lr_schedule=p["lr_schedule"],
+                       weight_decay=p["weight_decay"], data_seed=s["data_seed"], aug_seed=s["aug_seed"],
+                       mask_seed=s["mask_seed"], device=device)
+
+
+def snapshot_reconstructions(model: MaskedAutoencoder, imgs: torch.Tensor, mean, std, mask_ratio: float,
+                             sampling: str, seed: int = 0) -> dict[str, np.ndarray]:
+    """Masked input, prediction with visible patches pasted back, and original, as uint8 (n, H, W, C).
+
+    With a normalised-pixel target the prediction is mapped back to pixels with each *original*
+    patch's mean and variance, as He et al. do for their figures.
+    """
+    model.eval()
+    cfg = model.cfg
+    with torch.no_grad():
+        masking = sample_mask(len(imgs), cfg.grid_size, mask_ratio, sampling,
+                              torch.Generator().manual_seed(seed), device=imgs.device)
+        out = model(imgs, mask_ratio, masking=masking)
+        pred = out.pred
+        if cfg.norm_pix_loss:
+            from ..masking import patchify
+            target = patchify(imgs, cfg.patch_size)
+            pred = pred * (target.var(-1, keepdim=True) + 1e-6) ** 0.5 + target.mean(-1, keepdim=True)
+        m = out.mask.unsqueeze(-1).expand(-1, -1, cfg.patch_dim)  # (n, L, p*p*C)
+        m = unpatchify(m, cfg.patch_size, cfg.in_chans)
+        recon = unpatchify(pred, cfg.patch_size, cfg.in_chans)
+        pasted = imgs * (1 - m) + recon * m
+        masked = imgs * (1 - m) + (-torch.tensor(mean).view(1, -1, 1, 1) / torch.tensor(std).view(1, -1, 1, 1)) * 0 * m
+    model.train()
+
+    def to_uint8(x):
+        x = x.cpu() * torch.tensor(std).view(1, -1, 1, 1) + torch.tensor(mean).view(1, -1, 1, 1)
+        return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    masked_img = to_uint8(masked)
+    masked_img[to_uint8(m * 0 + m).astype(bool)] = 128  # masked patches shown grey
+    return {"masked": masked_img, "pasted": to_uint8(pasted), "original": to_uint8(imgs),
+            "mask": m[:, 0].cpu().numpy().astype(np.uint8)}
+
+
+def run_pretrain(p: dict, experiment: str, run_name: str | None = None, progress: bool = True,
+                 stop_after_epoch: int | None = None) -> RunDir:
+    """Pre-train an MAE with resolved parameters ``p``; resumes or skips a run already started/finished."""
+    check_pretrain(p)
+    device = resolve_device(p["device"])
+    model_cfg = build_model_config(p)
+    schedule = build_schedule(p)
+    train_cfg = build_train_config(p, device)
+    run = RunDir(p["profile"], experiment, run_name or default_run_name(p))
+    if run.is_finished():
+        return run
+    data = load_dataset(p["dataset"], PRETRAIN_SPLIT.get(p["dataset"], "train"), image_size=p["image_size"],
+                        seed=p["data_seed"], num_samples=p["num_images"])
+    config = {"params": p, "model": asdict(model_cfg), "train": asdict(train_cfg),
+              "schedule": schedule_to_dict(schedule), "sampling": p["sampling"], "seeds": seeds_for(p["seed"]),
+              "data": {"name": data.name, "split": data.split, "num_images": len(data),
+                       "image_size": data.image_size, "info": data.info}}
+    run.write_config(config)
+    torch.manual_seed(seeds_for(p["seed"])["init_seed"])
+    model = MaskedAutoencoder(model_cfg)
+    show = data.normalize(data.images[: p["num_recon_images"]]).to(device)
+    snapshots = set(p["recon_epochs"])
+
+    def on_epoch_end(m, epoch):
+        if epoch in snapshots or epoch == p["num_epochs"] - 1:
+            snap = snapshot_reconstructions(m, show, data.mean, data.std, schedule(epoch + 0.999), p["sampling"])
+            save_torch(run.file(f"recon_e{epoch:03d}.pt"), {"epoch": epoch, **snap})
+
+    t0 = time.perf_counter()
+    result = fit(model, MAELoss(schedule, p["sampling"]), data, train_cfg, run=run, on_epoch_end=on_epoch_end,
+                 progress=progress, desc=run.name, stop_after_epoch=stop_after_epoch)
+    if len(result["history"]) < p["num_epochs"]:
+        return run  # stopped early on purpose: not finished
+    steps = result["steps"]
+    ratios = [s["mask_ratio"] for s in steps]
+    flops_per_step = [3 * mae_forward_flops(model_cfg, r)["total"] * p["batch_size"] for r in ratios]
+    enc_per_step = [3 * mae_forward_flops(model_cfg, r)["encoder"] * p["batch_size"] for r in ratios]
+    last = result["history"][-1]
+    final = {"final_loss": last["train_loss"], "final_mask_ratio": ratios[-1],
+             "mean_mask_ratio": float(np.mean(ratios)), "num_steps": len(steps),
+             "train_tflops": sum(flops_per_step) / 1e12, "encoder_train_tflops": sum(enc_per_step) / 1e12,
+             "wall_time_s": result["wall_time_s"]}
+    save_torch(run.file("encoder.pt"), model.encoder.state_dict())
+    run.finish(final, provenance(p["profile"], seeds_for(p["seed"]), device, result["wall_time_s"],
+                                 flops={"train_tflops": final["train_tflops"],
+                                        "encoder_train_tflops": final["encoder_train_tflops"],
+                                        "forward_gflops_per_image_final_ratio":
+                                            mae_forward_flops(model_cfg, ratios[-1])["total"] / 1e9},
+                                 wall_time_this_session_s=time.perf_counter() - t0))
+    return run
+
+
+def pretrain_defaults(**changes) -> dict[str, dict]:
+    """Default pre-training parameters per profile; ``changes[profile]`` overrides some."""
+    base = {"model": "dynmask_cpu_32", "dataset": "builtin", "image_size": 32, "num_images": 4000,
+            "data_seed": 0, "method": "static", "final_mask_ratio": 0.75, "schedule": None, "sampling": "random",
+            "num_epochs": 10, "batch_size": 64, "lr": 1.5e-3, "warmup_epochs": 1.0, "lr_schedule": "cosine",
+            "weight_decay": 0.05, "seed": 0, "device": "cpu", "decoder_depth": None, "decoder_embed_dim": None,
+            "decoder_num_heads": None, "norm_pix_loss": None, "encoder_mask_token": None,
+            "recon_epochs": [0], "num_recon_images": 6}
+    profiles = {
+        "ci": {**base, "model": "ci_16", "image_size": 16, "num_images": 128, "num_epochs": 2, "batch_size": 32,
+               "recon_epochs": [0], "num_recon_images": 4},
+        "cpu": dict(base),
+        # Seed 000's Table 1 model and Table 2 schedule on the built-in data at 96 px.
+        "gpu": {**base, "model": "dynmask_stl10", "image_size": 96, "num_images": 100_000, "num_epochs": 100,
+                "batch_size": 50, "lr": 1e-3, "warmup_epochs": 0.0, "lr_schedule": "constant",
+                "device": "auto", "recon_epochs": [0, 19, 39, 59, 79]},
+        # Seed 000 exactly: STL10's 100,000 unlabelled images.
+        "paper": {**base, "model": "dynmask_stl10", "dataset": "stl10", "image_size": 96, "num_images": 100_000,
+                  "num_epochs": 100, "batch_size": 50, "lr": 1e-3, "warmup_epochs": 0.0,
+                  "lr_schedule": "constant", "device": "auto", "recon_epochs": [0, 19, 39, 59, 79]},
+    }
+    for profile, change in changes.items():
+        profiles[profile].update(change)
+    return profiles
+
+
+MAE_PRETRAIN = Experiment("mae_pretrain", pretrain_defaults(
+    cpu={"num_epochs": 12, "recon_epochs": [0, 3, 7]}), check_pretrain)
