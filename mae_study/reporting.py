@@ -89,3 +89,15 @@ def provenance_summary(df: pd.DataFrame) -> pd.DataFrame:
     out["runs"] = len(df)
     out["total wall time (min)"] = round(df["prov.wall_time_s"].sum() / 60, 1)
     return out.reset_index(drop=True)
+
+
+def plot_ratio_and_loss(steps: pd.DataFrame):
+    """Per-step mask ratio (top) and loss (bottom) of one run."""
+    fig, (a, b) = plt.subplots(2, 1, figsize=(6.5, 4.2), sharex=True)
+    a.step(steps["step"], steps["mask_ratio"], where="post")
+    a.set_ylabel("mask ratio")
+    b.plot(steps["step"], steps["loss"], lw=0.8)
+    b.set_ylabel("loss")
+    b.set_xlabel("step")
+    fig.tight_layout()
+    return fig

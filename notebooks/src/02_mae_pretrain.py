@@ -17,31 +17,13 @@ from mae_study import reporting
 _before = set(globals())
 
 # %% tags=["parameters"]
+# Every parameter of the table printed below can be passed; these are the usual ones.
 profile = None             # "ci", "cpu" (default), "gpu" or "paper"
-model = None               # a name from mae_study.models.MAE_CONFIGS
-dataset = None             # "builtin" (offline) or "stl10" (see the README for the files)
-image_size = None
-num_images = None          # size of the pre-training pool
-data_seed = None
-method = None              # "static" (one ratio) or "dynamic" (seed 000's rising stages)
-final_mask_ratio = None
-schedule = None            # explicit [(start_epoch, ratio), ...]; overrides the method's schedule
+final_mask_ratio = None    # fraction of patches hidden, in [0, 1)
 sampling = None            # "random", "block" or "grid"
 num_epochs = None
-batch_size = None
-lr = None
-warmup_epochs = None
-lr_schedule = None
-weight_decay = None
+norm_pix_loss = None       # True: per-patch normalised pixel target
 seed = None
-device = None              # "cpu", "cuda" or "auto"
-decoder_depth = None
-decoder_embed_dim = None
-decoder_num_heads = None
-norm_pix_loss = None
-encoder_mask_token = None
-recon_epochs = None        # epochs after which reconstructions are saved
-num_recon_images = None
 
 # %%
 params = notebook_params(MAE_PRETRAIN, globals(), _before)

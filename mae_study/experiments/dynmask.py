@@ -1,0 +1,65 @@
+"""Seed 000: pre-training with a static vs a dynamically rising mask ratio, then fine-tuning.
+
+The protocol (paper profile): 6 final ratios x {static, dynamic} x 3 pre-training trials, each
+fine-tuned twice; accuracy = test accuracy averaged over the final 10 epochs. Smaller profiles
+keep its shape (five equal stages, the same stage ratios, both methods, several trials) on fewer
+ratios, smaller images, a smaller model and fewer epochs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..params import Experiment
+from .common import ratio_tag
+from .finetune import check_finetune, finetune_defaults
+from .pretrain import check_pretrain, pretrain_defaults
+
+PRETRAIN = "dynmask_pretrain"
+FINETUNE = "dynmask_finetune"
+
+DYNMASK_PRETRAIN = Experiment(PRETRAIN, pretrain_defaults(
+    ci={"num_epochs": 5, "recon_epochs": []},
+    cpu={"num_images": 3000, "num_epochs": 10, "batch_size": 50, "lr": 1.5e-3, "recon_epochs": []},
+), check_pretrain)
+
+DYNMASK_FINETUNE = Experiment(FINETUNE, finetune_defaults(), check_finetune)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The runs behind the chapter at one profile."""
+
+    final_ratios: tuple[float, ...]
+    methods: tuple[str, ...]
+    pretrain_seeds: tuple[int, ...]
+    finetune_seeds: tuple[int, ...]
+    modes: tuple[str, ...]
+    scratch: bool = True  # also fine-tune randomly initialised encoders (the no-pre-training baseline)
+
+
+GRIDS = {
+    "ci": Grid((0.75, 0.95), ("static", "dynamic"), (0,), (0,), ("full",)),
+    "cpu": Grid((0.75, 0.85, 0.95), ("static", "dynamic"), (0, 1), (0,), ("full",)),
+    "gpu": Grid((0.75, 0.85, 0.95), ("static", "dynamic"), (0,), (0,), ("full",)),
+    "paper": Grid((0.70, 0.75, 0.80, 0.85, 0.90, 0.95), ("static", "dynamic"), (0, 1, 2), (0, 1), ("full",)),
+}
+
+
+def pretrain_runs(profile: str) -> list[tuple[str, dict]]:
+    """(run name, overrides) of every pre-training run of the grid."""
+    g = GRIDS[profile]
+    return [(f"{m}_{ratio_tag(r)}_s{s}", {"method": m, "final_mask_ratio": r, "seed": s})
+            for r in g.final_ratios for m in g.methods for s in g.pretrain_seeds]
+
+
+def finetune_runs(profile: str) -> list[tuple[str, dict]]:
+    g = GRIDS[profile]
+    sources = [name for name, _ in pretrain_runs(profile)] + (["scratch"] if g.scratch else [])
+    return [(f"{src}__{mode}_ft{s}", {"pretrained": src, "mode": mode, "seed": s})
+            for src in sources for mode in g.modes for s in g.finetune_seeds]
+
+
+def summary(profile: str):
+    """Per (method, ratio) loss and accuracy over trials; see `dynmask_analysis`."""
+    from .dynmask_analysis import summary as _summary
+    return _summary(profile)

@@ -1,0 +1,133 @@
+"""Fine-tune (or linear-probe, or Partial-k) a pre-trained MAE encoder, or train it from scratch.
+
+The classifier is the MAE encoder on every patch plus a linear head (`MAEClassifier`). Seed 000
+reports test accuracy averaged over the final 10 epochs; `average_last` sets how many.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+import torch
+
+from ..data import load_dataset
+from ..engine import TrainConfig, classification_loss, evaluate, fit
+from ..flops import classifier_forward_flops
+from ..models import MAEClassifier, MAEEncoder, MAEConfig
+from ..models.classifier import parse_mode
+from ..results import RunDir, provenance
+from .common import resolve_device, seeds_for
+
+
+def check_finetune(p: dict) -> None:
+    for key in ("num_epochs", "batch_size", "average_last"):
+        if p[key] < 1:
+            raise ValueError(f"{key} must be >= 1, got {p[key]}")
+    if p["average_last"] > p["num_epochs"]:
+        raise ValueError(f"average_last ({p['average_last']}) cannot exceed num_epochs ({p['num_epochs']})")
+    if p["pool"] not in ("cls", "mean"):
+        raise ValueError(f"pool must be 'cls' or 'mean', got {p['pool']!r}")
+    parse_mode(p["mode"], 10**6)  # the depth bound is checked once the encoder is known
+
+
+def pretrained_run(p: dict) -> RunDir | None:
+    """The pre-training run named by ``p["pretrained"]`` ("scratch" for none), checked to exist."""
+    if p["pretrained"] == "scratch":
+        return None
+    run = RunDir(p["profile"], p["pretrain_experiment"], p["pretrained"])
+    if not run.is_finished():
+        from ..results import find_runs
+        have = [r.name for r in find_runs(p["pretrain_experiment"], p["profile"])]
+        raise ValueError(f"pretrained={p['pretrained']!r}: no finished run at {run.path}; "
+                         f"finished runs of {p['pretrain_experiment']!r} at profile {p['profile']!r}: {have or 'none'} "
+                         "(or 'scratch' for random initialisation)")
+    if not run.file("encoder.pt").exists():
+        raise ValueError(f"pretrained={p['pretrained']!r} has no encoder weights ({run.file('encoder.pt')}); "
+                         f"delete {run.path} and rerun the pre-training to recreate them")
+    return run
+
+
+def build_encoder(p: dict, source: RunDir | None) -> MAEEncoder:
+    """The pre-trained encoder, or a freshly initialised one of the same shape for ``scratch``."""
+    if source is None:
+        from ..models import MaskedAutoencoder, mae_config
+        torch.manual_seed(seeds_for(p["seed"])["init_seed"])
+        return MaskedAutoencoder(mae_config(p["scratch_model"], img_size=p["image_size"])).encoder
+    cfg = MAEConfig(**source.read("config.json")["model"])
+    encoder = MAEEncoder(cfg)
+    encoder.load_state_dict(torch.load(source.file("encoder.pt"), map_location="cpu", weights_only=True))
+    return encoder
+
+
+def default_run_name(p: dict) -> str:
+    return f"{p['pretrained']}__{p['mode']}_ft{p['seed']}"
+
+
+def run_finetune(p: dict, experiment: str, run_name: str | None = None, progress: bool = True) -> RunDir:
+    check_finetune(p)
+    device = resolve_device(p["device"])
+    source = pretrained_run(p)  # a clear error before any compute if it does not exist
+    run = RunDir(p["profile"], experiment, run_name or default_run_name(p))
+    if run.is_finished():
+        return run
+    encoder = build_encoder(p, source)
+    if source is not None and encoder.cfg.img_size != p["image_size"]:
+        raise ValueError(f"image_size={p['image_size']} but the pre-trained encoder takes {encoder.cfg.img_size}")
+    parse_mode(p["mode"], encoder.cfg.depth)
+    train = load_dataset(p["dataset"], "train", image_size=p["image_size"], seed=p["data_seed"],
+                         num_samples=p["num_train"])
+    test = load_dataset(p["dataset"], "test", image_size=p["image_size"], seed=p["data_seed"],
+                        num_samples=p["num_test"])
+    torch.manual_seed(seeds_for(p["seed"])["init_seed"] + 10_000)  # the head's initialisation
+    model = MAEClassifier(encoder, train.num_classes, pool=p["pool"], mode=p["mode"])
+    s = seeds_for(p["seed"])
+    cfg = TrainConfig(num_epochs=p["num_epochs"], batch_size=p["batch_size"], lr=p["lr"],
+                      warmup_epochs=p["warmup_epochs"], lr_schedule=p["lr_schedule"],
+                      weight_decay=p["weight_decay"], data_seed=s["data_seed"], aug_seed=s["aug_seed"],
+                      mask_seed=s["mask_seed"], device=device)
+    run.write_config({"params": p, "model": asdict(encoder.cfg), "train": asdict(cfg), "seeds": s,
+                      "pretrained_from": str(source.path.relative_to(source.path.parents[2])) if source else None,
+                      "trainable_params": model.num_trainable(),
+                      "data": {"name": train.name, "num_train": len(train), "num_test": len(test),
+                               "num_classes": train.num_classes, "info": train.info}})
+
+    def eval_fn(m, epoch):
+        r = evaluate(m, test, batch_size=256, device=device)
+        return {"test_accuracy": r["accuracy"], "test_loss": r["loss"]}
+
+    result = fit(model, classification_loss, train, cfg, run=run, eval_fn=eval_fn, progress=progress,
+                 desc=run.name)
+    accs = [h["test_accuracy"] for h in result["history"]]
+    k = p["average_last"]
+    final = {"test_accuracy_last_k": float(np.mean(accs[-k:])), "average_last": k,
+             "test_accuracy_final": accs[-1], "test_accuracy_best": max(accs),
+             "train_loss_final": result["history"][-1]["train_loss"], "trainable_params": model.num_trainable(),
+             "wall_time_s": result["wall_time_s"]}
+    run.finish(final, provenance(p["profile"], s, device, result["wall_time_s"],
+                                 flops={"forward_gflops_per_image": classifier_forward_flops(encoder.cfg) / 1e9}))
+    if run.checkpoint.exists():
+        run.checkpoint.unlink()  # classifier weights are not needed again; keep result files only
+    return run
+
+
+def finetune_defaults(**changes) -> dict[str, dict]:
+    base = {"pretrain_experiment": "dynmask_pretrain", "pretrained": "static_r75_s0", "scratch_model": "dynmask_cpu_32",
+            "mode": "full", "pool": "cls", "dataset": "builtin", "image_size": 32, "num_train": 2000,
+            "num_test": 2000, "data_seed": 0, "num_epochs": 10, "batch_size": 50, "lr": 1e-3,
+            "warmup_epochs": 1.0, "lr_schedule": "cosine", "weight_decay": 0.05, "average_last": 3, "seed": 0,
+            "device": "cpu"}
+    profiles = {
+        "ci": {**base, "image_size": 16, "scratch_model": "ci_16", "num_train": 100, "num_test": 100,
+               "num_epochs": 2, "average_last": 1, "batch_size": 25, "pretrained": "static_r75_s0"},
+        "cpu": dict(base),
+        # Seed 000, Table 2: 5,000 labelled images, 8,000 test, 100 epochs, batch 50, lr 1e-3, AdamW.
+        "gpu": {**base, "image_size": 96, "scratch_model": "dynmask_stl10", "num_train": 5000, "num_test": 8000,
+                "num_epochs": 100, "average_last": 10, "warmup_epochs": 0.0, "lr_schedule": "constant",
+                "device": "auto"},
+        "paper": {**base, "dataset": "stl10", "image_size": 96, "scratch_model": "dynmask_stl10",
+                  "num_train": 5000, "num_test": 8000, "num_epochs": 100, "average_last": 10, "warmup_epochs": 0.0,
+                  "lr_schedule": "constant", "device": "auto"},
+    }
+    for profile, change in changes.items():
+        profiles[profile].update(change)
+    return profiles

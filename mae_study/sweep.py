@@ -1,0 +1,72 @@
+"""Run every run behind a chapter, skipping finished ones and resuming interrupted ones.
+
+    python -m mae_study.sweep dynmask --profile cpu
+    python -m mae_study.sweep dynmask --profile gpu --dry-run
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from tqdm.auto import tqdm
+
+from .params import PROFILES
+from .results import RunDir
+
+
+def dynmask_plan(profile: str):
+    from .experiments import dynmask
+    from .experiments.finetune import run_finetune
+    from .experiments.pretrain import run_pretrain
+    plan = [(dynmask.PRETRAIN, name, dynmask.DYNMASK_PRETRAIN.resolve(profile, **o), run_pretrain)
+            for name, o in dynmask.pretrain_runs(profile)]
+    plan += [(dynmask.FINETUNE, name, dynmask.DYNMASK_FINETUNE.resolve(profile, **o), run_finetune)
+             for name, o in dynmask.finetune_runs(profile)]
+    return plan
+
+
+SWEEPS = {"dynmask": dynmask_plan}
+
+
+def run_sweep(sweep: str, profile: str, dry_run: bool = False, progress: bool = True) -> list[dict]:
+    """Runs the plan in order; returns one status row per run (done before / ran now / planned)."""
+    if sweep not in SWEEPS:
+        raise ValueError(f"sweep must be one of {sorted(SWEEPS)}, got {sweep!r}")
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    plan = SWEEPS[sweep](profile)  # every run's parameters are validated before any compute
+    status = []
+    todo = [item for item in plan if not RunDir(profile, item[0], item[1]).is_finished()]
+    bar = tqdm(total=len(plan), initial=len(plan) - len(todo), desc=f"{sweep} sweep ({profile})",
+               disable=not progress or dry_run)
+    for experiment, name, params, fn in plan:
+        run = RunDir(profile, experiment, name)
+        if run.is_finished():
+            status.append({"experiment": experiment, "run": name, "status": "finished before"})
+            continue
+        if dry_run:
+            status.append({"experiment": experiment, "run": name,
+                           "status": "resume" if run.checkpoint.exists() else "to run"})
+            continue
+        t0 = time.perf_counter()
+        fn(params, experiment, run_name=name, progress=False)
+        status.append({"experiment": experiment, "run": name, "status": "ran",
+                       "seconds": round(time.perf_counter() - t0, 1)})
+        bar.update(1)
+        bar.set_postfix(last=name)
+    bar.close()
+    return status
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sweep", choices=sorted(SWEEPS))
+    parser.add_argument("--profile", default="cpu", choices=PROFILES)
+    parser.add_argument("--dry-run", action="store_true", help="list the runs and their state, run nothing")
+    args = parser.parse_args(argv)
+    for row in run_sweep(args.sweep, args.profile, args.dry_run):
+        print(f"{row['status']:>15}  {row['experiment']}/{row['run']}" + (f"  {row['seconds']} s" if "seconds" in row else ""))
+
+
+if __name__ == "__main__":
+    main()
