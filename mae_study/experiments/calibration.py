@@ -1,0 +1,72 @@
+"""How hard is a downstream task? Chance, a linear probe on raw pixels, and a classifier trained
+from scratch, so that comparisons between pre-trainings can be read against a floor and headroom."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ..data import load_dataset
+from ..params import Experiment
+from ..results import RunDir, provenance
+from .finetune import finetune_defaults, run_finetune
+
+EXPERIMENT = "data_calibration"
+TASKS = ("builtin", "digits")
+
+
+def pixel_probe(train, test, max_iter: int = 300, C: float = 0.1) -> float:
+    """Test accuracy of an L2-regularised logistic regression on standardised raw pixels."""
+    x_train = train.images.flatten(1).float().numpy()
+    x_test = test.images.flatten(1).float().numpy()
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+    clf.fit(x_train, train.labels.numpy())
+    return float((clf.predict(x_test) == test.labels.numpy()).mean())
+
+
+def check_calibration(p: dict) -> None:
+    for task in p["tasks"]:
+        if task not in TASKS:
+            raise ValueError(f"tasks may contain {TASKS}, got {task!r}")
+
+
+CALIBRATION = Experiment(EXPERIMENT, {
+    profile: {"tasks": list(TASKS), "image_size": ft["image_size"], "num_train": ft["num_train"],
+              "num_test": ft["num_test"], "data_seed": 0, "scratch_epochs": ft["num_epochs"]}
+    for profile, ft in finetune_defaults().items() if profile != "paper"}, check_calibration)
+
+
+def run_calibration(p: dict, progress: bool = True) -> RunDir:
+    """One run per task: chance, pixel probe, and a from-scratch classifier (a fine-tuning run)."""
+    check_calibration(p)
+    rows = {}
+    for task in p["tasks"]:
+        run = RunDir(p["profile"], EXPERIMENT, task)
+        if run.is_finished():
+            rows[task] = run.read("final.json")
+            continue
+        t0 = time.perf_counter()
+        size = p["image_size"]
+        n_train = p["num_train"] if task == "builtin" else None  # digits: its whole 1,000-image split
+        n_test = p["num_test"] if task == "builtin" else None
+        train = load_dataset(task, "train", image_size=size, seed=p["data_seed"], num_samples=n_train)
+        test = load_dataset(task, "test", image_size=size, seed=p["data_seed"], num_samples=n_test)
+        counts = torch.bincount(test.labels, minlength=test.num_classes)
+        ft_params = {**finetune_defaults()[p["profile"]], "profile": p["profile"], "pretrained": "scratch",
+                     "dataset": task, "image_size": size, "num_train": len(train), "num_test": len(test),
+                     "num_epochs": p["scratch_epochs"], "data_seed": p["data_seed"]}
+        scratch = run_finetune(ft_params, EXPERIMENT + "_scratch", run_name=task, progress=progress)
+        final = {"task": task, "num_classes": train.num_classes, "num_train": len(train), "num_test": len(test),
+                 "image_size": size, "chance": 1.0 / train.num_classes,
+                 "majority_class": float(counts.max() / counts.sum()),
+                 "pixel_linear_probe": pixel_probe(train, test),
+                 "scratch_vit": scratch.read("final.json")["test_accuracy_last_k"],
+                 "scratch_epochs": p["scratch_epochs"]}
+        run.write_config({"params": p, "task": task, "data_info": train.info})
+        run.finish(final, provenance(p["profile"], {"data_seed": p["data_seed"]}, "cpu", time.perf_counter() - t0))
+        rows[task] = final
+    return rows

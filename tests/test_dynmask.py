@@ -1,0 +1,101 @@
+import pandas as pd
+import pytest
+
+from mae_study.experiments import dynmask
+from mae_study.experiments import dynmask_analysis as A
+from mae_study.experiments.finetune import run_finetune
+from mae_study.sweep import run_sweep
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"final_mask_ratio": 1.2}, "final_mask_ratio must be in"),
+    ({"schedule": [[0, 0.2], [0, 0.5]]}, "strictly increasing"),
+    ({"schedule": [[0, 0.2], [5, 1.0]]}, "mask ratio of the stage"),
+    ({"method": "curriculum"}, "method must be one of"),
+    ({"sampling": "diagonal"}, "sampling must be one of"),
+    ({"image_size": 30}, "patch_size 4 does not divide img_size 30"),
+])
+def test_bad_pretrain_parameters_rejected_before_compute(kw, match):
+    with pytest.raises(ValueError, match=match):
+        dynmask.DYNMASK_PRETRAIN.resolve("cpu", **kw)
+
+
+def test_dynamic_needs_a_table3_ratio_or_a_schedule():
+    from mae_study.experiments.pretrain import build_schedule
+    p = dynmask.DYNMASK_PRETRAIN.resolve("cpu", method="dynamic", final_mask_ratio=0.72)
+    with pytest.raises(ValueError, match="Table 3 ratios"):
+        build_schedule(p)
+    p = dynmask.DYNMASK_PRETRAIN.resolve("cpu", method="dynamic", final_mask_ratio=0.72,
+                                         schedule=[[0, 0.3], [5, 0.72]])
+    assert build_schedule(p)(6) == 0.72
+
+
+def test_finetune_of_a_missing_pretrained_run_is_a_clear_error(results_dir):
+    p = dynmask.DYNMASK_FINETUNE.resolve("ci", pretrained="dynamic_r99_s7")
+    with pytest.raises(ValueError, match="pretrained='dynamic_r99_s7': no finished run"):
+        run_finetune(p, dynmask.FINETUNE)
+    assert not (results_dir / "ci" / dynmask.FINETUNE).exists()  # nothing was written
+
+
+@pytest.mark.parametrize("profile", list(dynmask.GRIDS))
+def test_grid_names_unique_and_finetunes_name_planned_pretrainings(profile):
+    pre = [n for n, _ in dynmask.pretrain_runs(profile)]
+    ft = dynmask.finetune_runs(profile)
+    assert len(set(pre)) == len(pre) and len({n for n, _ in ft}) == len(ft)
+    assert {o["pretrained"] for _, o in ft} <= set(pre) | {"scratch"}
+
+
+def test_paper_grid_is_seed_000s_protocol():
+    g = dynmask.GRIDS["paper"]
+    assert len(g.final_ratios) == 6 and len(g.pretrain_seeds) == 3 and len(g.finetune_seeds) == 2
+    p = dynmask.DYNMASK_PRETRAIN.resolve("paper")
+    assert (p["model"], p["num_images"], p["num_epochs"], p["batch_size"], p["lr"]) == \
+        ("dynmask_stl10", 100_000, 100, 50, 1e-3)
+
+
+def test_unknown_sweep_or_profile():
+    with pytest.raises(ValueError, match="sweep must be one of"):
+        run_sweep("nope", "ci")
+    with pytest.raises(ValueError, match="profile must be one of"):
+        run_sweep("dynmask", "laptop")
+
+
+def _fake_tables(monkeypatch, loss, acc):
+    """loss/acc: {(method, ratio): [values per trial]}"""
+    pre_rows, ft_rows = [], []
+    for (method, r), values in loss.items():
+        for s, v in enumerate(values):
+            pre_rows.append({"run": f"{method}_{r}_{s}", "method": method, "final_mask_ratio": r, "seed": s,
+                             "final_loss": v, "encoder_train_tflops": 1 - r, "train_tflops": 2 - r, "wall_time_s": 1})
+    for (method, r), values in acc.items():
+        for s, v in enumerate(values):
+            ft_rows.append({"run": f"ft_{method}_{r}_{s}", "pretrained": f"{method}_{r}_{s}", "mode": "full",
+                            "ft_seed": 0, "accuracy": v, "average_last": 1, "method": method, "final_mask_ratio": r})
+    monkeypatch.setattr(A, "pretrain_table", lambda profile: pd.DataFrame(pre_rows))
+    monkeypatch.setattr(A, "finetune_table", lambda profile: pd.DataFrame(ft_rows))
+
+
+def test_claims_verdicts_follow_the_numbers(monkeypatch):
+    loss = {("static", 0.75): [0.30, 0.31, 0.30], ("dynamic", 0.75): [0.29, 0.29, 0.28],
+            ("static", 0.95): [0.60, 0.61, 0.60], ("dynamic", 0.95): [0.50, 0.51, 0.50]}
+    acc = {("static", 0.75): [0.80, 0.81, 0.80], ("dynamic", 0.75): [0.78, 0.77, 0.78],
+           ("static", 0.95): [0.60, 0.61, 0.60], ("dynamic", 0.95): [0.70, 0.71, 0.70]}
+    _fake_tables(monkeypatch, loss, acc)
+    v = A.claims("x").set_index("claim")["verdict"]
+    assert v.iloc[0] == "reproduced"          # dynamic loss lower everywhere
+    assert v.iloc[1] == "reproduced"          # gap grows with the ratio
+    assert v.iloc[2].startswith("reproduced")  # static peaks at 75
+    assert v.iloc[3] == "reproduced"          # dynamic above static at 95
+    assert v.iloc[4] == "reproduced"          # static higher peak
+    assert v.iloc[5] == "reproduced"          # compute falls with ratio
+
+
+def test_claims_not_reproduced_and_inconclusive(monkeypatch):
+    loss = {("static", 0.75): [0.30, 0.30], ("dynamic", 0.75): [0.40, 0.41],    # dynamic clearly worse
+            ("static", 0.95): [0.60, 0.70], ("dynamic", 0.95): [0.65, 0.62]}    # noise
+    acc = {("static", 0.75): [0.5, 0.7], ("dynamic", 0.75): [0.6, 0.6],
+           ("static", 0.95): [0.5, 0.7], ("dynamic", 0.95): [0.55, 0.65]}
+    _fake_tables(monkeypatch, loss, acc)
+    v = A.claims("x").set_index("claim")["verdict"]
+    assert v.iloc[0] == "not reproduced"
+    assert v.iloc[3] == "inconclusive"
