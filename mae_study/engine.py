@@ -11,6 +11,12 @@ Determinism: three separate seeds (initialisation is the caller's; ``data_seed``
 data, ``aug_seed`` draws flips, ``mask_seed`` draws masks). Each epoch's generators are seeded
 afresh from (seed, epoch), so a run resumed from the checkpoint of epoch k draws exactly what an
 uninterrupted run draws in epoch k + 1, and on the CPU reaches the same weights bit for bit.
+
+Several processes (torchrun, see `mae_study.distributed`): ``batch_size`` stays the *global*
+batch. Every rank draws the same data order, flips and masks for the whole global batch and
+computes its own slice of it (``StepContext.batch_slice``); DistributedDataParallel averages the
+gradients, so the ranks take the step one process would take (equal up to float rounding).
+Only rank 0 writes the run's files and shows progress.
 """
 from __future__ import annotations
 
@@ -25,7 +31,12 @@ from timm.optim import param_groups_weight_decay
 from tqdm.auto import tqdm
 
 from .data.base import ImageTensorDataset
+from .distributed import all_reduce_mean, barrier, get_local_rank, get_world_size, is_main_process, rank_slice
+from .masking import Masking, sample_mask
 from .results import RunDir, save_torch
+
+AMP_DTYPES = {None: None, "bfloat16": torch.bfloat16}
+COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -50,6 +61,9 @@ class TrainConfig:
     mask_seed: int = 0                     # masks (passed to the loss through ctx.generator)
     eval_every: int = 1                    # epochs between evaluations (the last is always evaluated)
     device: str = "cpu"                    # "cpu" or "cuda"
+    amp_dtype: str | None = None           # None: fp32 arithmetic; "bfloat16": autocast (opt-in, not exact)
+    compile: str | None = None             # torch.compile mode: None (eager), "default", "reduce-overhead"
+                                           # (CUDA graphs), "max-autotune"; compile time is paid once
 
     def __post_init__(self):
         if not isinstance(self.num_epochs, int) or self.num_epochs < 1:
@@ -60,6 +74,10 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         if self.lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if self.amp_dtype not in AMP_DTYPES:
+            raise ValueError(f"amp_dtype must be one of {list(AMP_DTYPES)}, got {self.amp_dtype!r}")
+        if self.compile not in COMPILE_MODES:
+            raise ValueError(f"compile must be one of {list(COMPILE_MODES)}, got {self.compile!r}")
 
 
 @dataclass
@@ -71,6 +89,17 @@ class StepContext:
     position: float       # epoch + fraction of it done: what schedules are functions of
     generator: torch.Generator  # the mask generator (CPU), seeded per epoch
     extra: dict = field(default_factory=dict)
+    global_batch_size: int | None = None  # images in the whole (all-rank) batch of this step
+    batch_slice: slice | None = None      # this rank's rows of it; None: all (one process)
+
+    def sample_mask(self, grid: int, mask_ratio: float, sampling: str = "random", device=None) -> Masking:
+        """Masks for this rank's images: drawn from ``generator`` for the whole global batch, then
+        cut to ``batch_slice``, so several processes draw exactly the masks one process would."""
+        masking = sample_mask(self.global_batch_size, grid, mask_ratio, sampling, self.generator, device=device)
+        if self.batch_slice is None:
+            return masking
+        rows = self.batch_slice
+        return Masking(masking.ids_keep[rows], masking.ids_restore[rows], masking.mask[rows])
 
 
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, StepContext], tuple[torch.Tensor, dict]]
@@ -112,11 +141,15 @@ def batches(data: ImageTensorDataset, batch_size: int, generator: torch.Generato
     return [order[i:i + batch_size] for i in range(0, stop, batch_size)]
 
 
-def prepare(data: ImageTensorDataset, idx: torch.Tensor, device, hflip_gen: torch.Generator | None):
-    """uint8 images of ``idx`` -> normalised float (B, C, H, W) on device, flipped at random."""
+def prepare(data: ImageTensorDataset, idx: torch.Tensor, device, hflip_gen: torch.Generator | None,
+            rows: slice | None = None):
+    """uint8 images of ``idx[rows]`` -> normalised float (B, C, H, W) on device, flipped at random.
+    The flips are drawn for all of ``idx``, so a rank's ``rows`` flip as in one process."""
+    flip = torch.rand(len(idx), generator=hflip_gen) < 0.5 if hflip_gen is not None else None
+    if rows is not None:
+        idx, flip = idx[rows], (flip[rows] if flip is not None else None)
     imgs = data.normalize(data.images[idx])
-    if hflip_gen is not None:
-        flip = torch.rand(len(idx), generator=hflip_gen) < 0.5
+    if flip is not None:
         imgs[flip] = imgs[flip].flip(-1)
     return imgs.to(device, non_blocking=True), data.labels[idx].to(device, non_blocking=True)
 
@@ -144,6 +177,21 @@ def classification_loss(model: nn.Module, imgs: torch.Tensor, labels: torch.Tens
     return loss, {"train_accuracy": (logits.argmax(-1) == labels).float().mean().item()}
 
 
+def _training_model(model: nn.Module, device: torch.device, cfg: TrainConfig) -> nn.Module:
+    """What the loss function calls: the model, wrapped in DDP with several processes, compiled
+    when ``cfg.compile`` asks. Checkpoints and evaluation always use the plain ``model``."""
+    net = model
+    if get_world_size() > 1:
+        # find_unused_parameters: a parameter may get no gradient in a step (the decoder's mask
+        # token at mask ratio 0), as in one process. Buffers are constants (position embeddings).
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            forward_sync_buffers=False, find_unused_parameters=True)
+    if cfg.compile is not None:
+        net = torch.compile(net, mode=cfg.compile)
+    return net
+
+
 def fit(model: nn.Module, loss_fn: LossFn, data: ImageTensorDataset, cfg: TrainConfig, *,
         run: RunDir | None = None, eval_fn: Callable[[nn.Module, int], dict] | None = None,
         on_epoch_end: Callable[[nn.Module, int], None] | None = None, progress: bool = True,
@@ -153,29 +201,41 @@ def fit(model: nn.Module, loss_fn: LossFn, data: ImageTensorDataset, cfg: TrainC
     With ``run``, a checkpoint is written atomically after every epoch (with the per-epoch and
     per-step logs), and an existing checkpoint is resumed from. ``stop_after_epoch`` stops
     early (as an interruption would), for tests and demonstrations.
+
+    Under torchrun (after `mae_study.distributed.init_distributed`) every rank calls `fit` with
+    the same arguments; ``eval_fn`` runs on every rank, ``on_epoch_end`` and all file writing
+    on rank 0 only, and the logged losses and metrics are means over the ranks.
     """
+    world = get_world_size()
+    main = is_main_process()
     device = torch.device(cfg.device)
+    if device.type == "cuda" and device.index is None and world > 1:
+        device = torch.device("cuda", get_local_rank())  # one GPU per process
+    rows = rank_slice(cfg.batch_size) if world > 1 else None
+    amp_dtype = AMP_DTYPES[cfg.amp_dtype]
     model.to(device)
     optimizer = make_optimizer(model, cfg)
     history: list[dict] = []
     steps: list[dict] = []
     start_epoch, wall_before = 0, 0.0
-    if run is not None and run.checkpoint.exists():
+    if run is not None and run.checkpoint.exists():  # every rank resumes from rank 0's checkpoint
         ckpt = torch.load(run.checkpoint, map_location=device, weights_only=False)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         history, steps = ckpt["history"], ckpt["steps"]
         start_epoch, wall_before = ckpt["epoch"] + 1, ckpt["wall_time_s"]
+    net = _training_model(model, device, cfg)
     steps_per_epoch = len(batches(data, cfg.batch_size, None, drop_last=True))
     if steps_per_epoch == 0:
         raise ValueError(f"the training set ({len(data)} images) is empty")
     bar = tqdm(total=cfg.num_epochs * steps_per_epoch, initial=start_epoch * steps_per_epoch,
-               desc=desc, disable=not progress, dynamic_ncols=True, mininterval=1.0)
+               desc=desc, disable=not (progress and main), dynamic_ncols=True, mininterval=1.0)
     t_start = time.perf_counter()
     for epoch in range(start_epoch, cfg.num_epochs):
         model.train()
         data_gen, aug_gen = epoch_generator(cfg.data_seed, epoch), epoch_generator(cfg.aug_seed, epoch)
-        ctx = StepContext(epoch, epoch * steps_per_epoch, float(epoch), epoch_generator(cfg.mask_seed, epoch))
+        ctx = StepContext(epoch, epoch * steps_per_epoch, float(epoch), epoch_generator(cfg.mask_seed, epoch),
+                          global_batch_size=cfg.batch_size, batch_slice=rows)
         sums: dict[str, float] = {}
         t_epoch, seen = time.perf_counter(), 0
         for i, idx in enumerate(batches(data, cfg.batch_size, data_gen, drop_last=True)):
@@ -183,21 +243,28 @@ def fit(model: nn.Module, loss_fn: LossFn, data: ImageTensorDataset, cfg: TrainC
             lr = lr_at(cfg, ctx.position)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            imgs, labels = prepare(data, idx, device, aug_gen if cfg.hflip else None)
-            loss, metrics = loss_fn(model, imgs, labels, ctx)
-            if not torch.isfinite(loss):
+            imgs, labels = prepare(data, idx, device, aug_gen if cfg.hflip else None, rows)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                loss, metrics = loss_fn(net, imgs, labels, ctx)
+            if world > 1:  # log (and check) the global batch's loss: the mean over the ranks
+                logged = all_reduce_mean(torch.tensor([loss.item(), *map(float, metrics.values())],
+                                                      dtype=torch.float64, device=device))
+                loss_value, metrics = logged[0].item(), dict(zip(metrics, logged[1:].tolist()))
+            else:
+                loss_value = loss.item()
+            if not math.isfinite(loss_value):
                 bar.close()
                 raise NonFiniteLossError(
-                    f"loss became {loss.item()} at epoch {epoch}, step {ctx.step} (lr {lr:.3g}); "
+                    f"loss became {loss_value} at epoch {epoch}, step {ctx.step} (lr {lr:.3g}); "
                     f"the last good checkpoint is {'kept at ' + str(run.checkpoint) if run else 'not kept (no run folder)'}. "
                     "Try a lower lr, a longer warm-up or clip_grad.")
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # DDP averages the gradients over the ranks here
             if cfg.clip_grad:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
             optimizer.step()
             seen += len(idx)
-            step_row = {"epoch": epoch, "step": ctx.step, "lr": lr, "loss": loss.item(), **metrics}
+            step_row = {"epoch": epoch, "step": ctx.step, "lr": lr, "loss": loss_value, **metrics}
             steps.append(step_row)
             for k, v in step_row.items():
                 if k not in ("epoch", "step"):
@@ -210,16 +277,17 @@ def fit(model: nn.Module, loss_fn: LossFn, data: ImageTensorDataset, cfg: TrainC
                "images_per_s": seen / max(time.perf_counter() - t_epoch, 1e-9)}
         if eval_fn is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.num_epochs):
             row.update(eval_fn(model, epoch))
-        if on_epoch_end is not None:
+        if on_epoch_end is not None and main:
             on_epoch_end(model, epoch)
         row["wall_time_s"] = wall_before + time.perf_counter() - t_start
         history.append(row)
-        if run is not None:
+        if run is not None and main:
             run.write_metrics(history)
             run.write_steps(steps)
             save_torch(run.checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                         "epoch": epoch, "history": history, "steps": steps,
                                         "wall_time_s": row["wall_time_s"]})
+        barrier()  # with several processes: no rank runs ahead of rank 0's checkpoint
         if stop_after_epoch is not None and epoch >= stop_after_epoch:
             break
     bar.close()

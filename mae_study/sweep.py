@@ -2,11 +2,13 @@
 
     python -m mae_study.sweep dynmask --profile cpu
     python -m mae_study.sweep dynmask --profile gpu --dry-run
+    python -m mae_study.sweep mae_ablations --profile cpu      # or mae_ablation_<table>, one table
 """
 from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 from tqdm.auto import tqdm
 
@@ -25,7 +27,15 @@ def dynmask_plan(profile: str):
     return plan
 
 
-SWEEPS = {"dynmask": dynmask_plan}
+def mae_ablations_plan(profile: str, tables: tuple[str, ...] | None = None):
+    from .experiments import ablations
+    return ablations.plan(profile, tables or ablations.TABLES)
+
+
+_ABLATION_TABLES = ("mask_ratio", "decoder_depth", "decoder_width", "mask_token", "sampling", "target")
+
+SWEEPS = {"dynmask": dynmask_plan, "mae_ablations": mae_ablations_plan,
+          **{f"mae_ablation_{t}": partial(mae_ablations_plan, tables=(t,)) for t in _ABLATION_TABLES}}
 
 
 def run_sweep(sweep: str, profile: str, dry_run: bool = False, progress: bool = True) -> list[dict]:

@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from ..data import load_dataset
+from ..data.builtin import linear_probe_accuracy
 from ..params import Experiment
 from ..results import RunDir, provenance
 from .finetune import finetune_defaults, run_finetune
 
 EXPERIMENT = "data_calibration"
 TASKS = ("builtin", "digits")
-
-
-def pixel_probe(train, test, max_iter: int = 300, C: float = 0.1) -> float:
-    """Test accuracy of an L2-regularised logistic regression on standardised raw pixels."""
-    x_train = train.images.flatten(1).float().numpy()
-    x_test = test.images.flatten(1).float().numpy()
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
-    clf.fit(x_train, train.labels.numpy())
-    return float((clf.predict(x_test) == test.labels.numpy()).mean())
 
 
 def check_calibration(p: dict) -> None:
@@ -63,7 +51,7 @@ def run_calibration(p: dict, progress: bool = True) -> RunDir:
         final = {"task": task, "num_classes": train.num_classes, "num_train": len(train), "num_test": len(test),
                  "image_size": size, "chance": 1.0 / train.num_classes,
                  "majority_class": float(counts.max() / counts.sum()),
-                 "pixel_linear_probe": pixel_probe(train, test),
+                 "pixel_linear_probe": linear_probe_accuracy(train, test),
                  "scratch_vit": scratch.read("final.json")["test_accuracy_last_k"],
                  "scratch_epochs": p["scratch_epochs"]}
         run.write_config({"params": p, "task": task, "data_info": train.info})

@@ -1,0 +1,181 @@
+"""How fast are the fractal generators? The fast CPU path, the torch path and the straightforward
+reference, side by side at 32 and 96 px.
+
+- fast (numba): batched over images (``prange``) and, within an image, over 32 chains; points scale
+  with the image area, about 2 per pixel (2,048 at 32 px, 18,432 at 96 px). Timed with all threads
+  and (full run) with one thread, so the speed per core is measured rather than divided out.
+- torch: the chaos game for a batch of systems x 256 chains in lock step (``searchsorted`` map choice,
+  ``gather`` coefficients), rendered by ``bincount`` + grouped convolution (Anderson & Farrell) or
+  ``scatter_reduce`` (FractalDB); ``--device cuda`` on a GPU. Gray fractals only (no colouring).
+- reference (``mae_study.data.fractals.reference``): one chain, one point at a time, as the original
+  code. FractalDB's is plain Python with the same number of points as the fast path, so the ratio is
+  the implementation's alone. The Single-/Multi-Instance references run their per-point loops under
+  numba with 100,000 points at every size and the rest in numpy per image, as Anderson & Farrell's
+  code does: they are the measured "original code" baseline (FRACTALS.md quotes 91-180 images/s at
+  96 px on one core for Single-Instance, 236-303 for Multi-Instance).
+Multi-Instance times the composition of images from a prebuilt cache of rendered fractals (the
+cache's build time is reported apart), in both the fast path and the reference.
+
+Writes ``benchmarks/results/fractals_<host or device>.json`` and prints a table. About 2 minutes on
+2 cores; ``--quick`` about 40 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import socket
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+import torch
+
+from mae_study.data.fractals import reference as ref
+from mae_study.data.fractals import torch_ifs
+from mae_study.data.fractals.fractaldb import default_pad, instance_system, published_categories
+from mae_study.data.fractals.fractaldb import filling_rate
+from mae_study.data.fractals.ifs import fixed_point, num_points, sample_fractaldb_system
+from mae_study.data.fractals.loaders import fractal_maker
+from mae_study.data.fractals.single_instance import sample_systems
+
+ORIGINAL = {  # images/s of the original code on one core of this kind of machine (FRACTALS.md)
+    "fractal_single": {"32": [98, 145], "96": [91, 180]},
+    "fractal_multi": {"32": [264, 279], "96": [236, 303]},
+    "fractaldb_render": {"362": [0.6, 0.7]},
+}
+
+
+def rate(fn, count: int, repeats: int = 2, sync=lambda: None) -> float:
+    """Best images/s of ``repeats`` timed calls of ``fn`` (after one warm-up) making ``count`` images."""
+    fn()
+    sync()
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return count / best
+
+
+def fast_rates(name: str, size: int, count: int, threads: list[int]) -> dict:
+    """Images/s of the full generator (``fractal_maker``) at each thread count."""
+    make = fractal_maker(name, "train", size, seed=0, num_classes=100)
+    out = {}
+    for n in threads:
+        numba.set_num_threads(n)
+        out[f"{n}_threads"] = rate(lambda: make(np.arange(count)), count)
+    numba.set_num_threads(max(threads))
+    if name == "fractal_multi":
+        start = time.perf_counter()
+        fractal_maker(name, "train", size, seed=0, num_classes=100)
+        out["cache_build_s"] = time.perf_counter() - start  # 800 fractals at half size
+    return out
+
+
+def reference_rate(name: str, size: int, count: int) -> float:
+    """Images/s of the straightforward implementation, one image at a time, on one core."""
+    numba.set_num_threads(1)
+    if name == "fractaldb":
+        cats = published_categories(count)
+        n = num_points(size, 2.0)
+        fn = lambda: [ref.fractaldb_reference(instance_system(c, 2), size, n, np.random.default_rng(i),
+                                              default_pad(size)) for i, c in enumerate(cats)]
+        return rate(fn, count, repeats=1)
+    systems = sample_systems(100, 0)
+    if name == "fractal_single":
+        fn = lambda: [ref.single_instance_reference(systems[i % 100], size, np.random.default_rng(i))
+                      for i in range(count)]
+        return rate(fn, count)
+    make = fractal_maker("fractal_multi", "train", size, seed=0, num_classes=100)
+    cache = list(make.cache)
+    fn = lambda: [ref.multi_instance_reference(cache, make.cache_labels, 100, size, np.random.default_rng(i))
+                  for i in range(count)]
+    return rate(fn, count)
+
+
+def torch_rates(size: int, count: int, device: str) -> dict:
+    """Images/s of the torch path's gray fractals: FractalDB (patch) and Anderson & Farrell (counts)."""
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    gen = torch.Generator(device).manual_seed(0)
+    n = num_points(size, 2.0)
+    cats = [instance_system(c, 2) for c in published_categories(100)]
+    cats = [cats[i % 100] for i in range(count)]
+
+    def fractaldb():
+        points = torch_ifs.iterate_torch(cats, n, generator=gen, device=device)
+        return torch_ifs.render_patch_torch(points, size, default_pad(size), generator=gen)
+
+    systems = sample_systems(100, 0)
+    systems = [systems[i % 100] for i in range(count)]
+    starts = np.stack([fixed_point(s) for s in systems])
+    scales = torch.ones(count, 2, device=device)
+    shifts = torch.zeros(count, 2, device=device)
+
+    def single():
+        points = torch_ifs.iterate_torch(systems, n, starts, generator=gen, device=device)
+        patches = (torch.rand(count, 9, generator=gen, device=device) < 0.5).float()
+        return torch_ifs.render_counts_torch(points, scales, shifts, patches, size)
+
+    return {"fractaldb_gray": rate(fractaldb, count, sync=sync), "single_gray": rate(single, count, sync=sync)}
+
+
+def search_rates(count: int, ref_count: int) -> dict:
+    """Candidates/s of FractalDB's category search (filling rate, 100,000 points at 512 px)."""
+    systems = [sample_fractaldb_system(np.random.default_rng([0, j])) for j in range(count)]
+    seeds = np.arange(count, dtype=np.uint64)
+    fast = rate(lambda: filling_rate(systems, seeds), count)
+    numba.set_num_threads(1)
+    slow = rate(lambda: [ref.filling_rate_reference(s, np.random.default_rng(j))
+                         for j, s in enumerate(systems[:ref_count])], ref_count, repeats=1)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    return {"fast": fast, "reference": slow, "speedup": fast / slow}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer images, all threads only")
+    parser.add_argument("--device", default="cpu", help="torch path device: cpu or cuda")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 96])
+    args = parser.parse_args()
+    torch.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    all_threads = numba.config.NUMBA_NUM_THREADS
+    threads = [all_threads] if args.quick else sorted({1, all_threads})
+    scale = 1 if args.quick else 2
+    results = {"host": socket.gethostname(), "cpu_threads": all_threads, "device": args.device,
+               "quick": args.quick, "torch": torch.__version__, "numba": numba.__version__,
+               "python": platform.python_version(), "original_code_images_per_s": ORIGINAL, "sizes": {}}
+    for size in args.sizes:
+        big = size >= 64
+        count = (256 if big else 1024) * scale
+        row = {}
+        for name in ("fractaldb", "fractal_single", "fractal_multi"):
+            fast = fast_rates(name, size, count, threads)
+            ref_count = {"fractaldb": 2 if big else 8, "fractal_single": 16, "fractal_multi": 64}[name] * scale
+            slow = reference_rate(name, size, ref_count)
+            best_1 = fast.get("1_threads", fast[f"{all_threads}_threads"] / all_threads)
+            row[name] = {"fast": fast, "reference": slow,
+                         "speedup_all_threads": fast[f"{all_threads}_threads"] / slow,
+                         "speedup_per_core": best_1 / slow}
+            print(f"{size:3d} px {name:15s} fast {fast[f'{all_threads}_threads']:8.0f}/s "
+                  f"({best_1:6.0f}/s/core)  reference {slow:7.1f}/s  "
+                  f"x{row[name]['speedup_all_threads']:.0f} (x{row[name]['speedup_per_core']:.1f} per core)",
+                  flush=True)
+        row["torch"] = torch_rates(size, (128 if big else 512) * scale, args.device)
+        print(f"{size:3d} px torch ({args.device}): FractalDB gray {row['torch']['fractaldb_gray']:.0f}/s, "
+              f"Single-Instance gray {row['torch']['single_gray']:.0f}/s", flush=True)
+        results["sizes"][str(size)] = row
+    results["search"] = search_rates(64 * scale, 2 * scale)
+    print(f"FractalDB search: fast {results['search']['fast']:.0f} candidates/s, reference "
+          f"{results['search']['reference']:.2f}/s, x{results['search']['speedup']:.0f}")
+    tag = socket.gethostname() if args.device == "cpu" else args.device.replace(":", "")
+    out = Path(__file__).parent / "results" / f"fractals_{tag}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""The built-in setting: an offline stand-in for STL10, deterministic from a seed, at any image size.
+
+Like STL10 it has a large unlabelled pre-training pool and a small labelled 10-class task:
+
+- classes: 10 fixed IFS systems, fine-grained like STL10's cats and dogs: two parent systems
+  (Anderson & Farrell sampling from the fixed ``TASK_SEED``, so the task is the same for every run
+  seed), each perturbed five ways (every parameter times ``U(0.7, 1.3)``). Each image is drawn
+  Single-Instance style: one map jittered, a random window (scale 0.75-1.33, shift 0.1), a random
+  colour on a diamond-square background, sometimes blurred; no flips;
+- ``unlabelled`` (default 20,000 images): half from the 10 classes, half from 90 distractor systems
+  (as STL10's unlabelled images include other classes), labels -1;
+- ``train`` (default 2,000) and ``test`` (default 4,000): balanced, labels 0..9.
+
+Every split has its own random stream ``(seed, split)``; sample ``i`` depends only on it.
+
+Calibration at 32 px, seed 0 (2,000 train images; test 2,000 unless said): chance 10 %; logistic
+regression on standardised raw pixels 29 % (``calibrate_builtin``, 4,000 test images: 28.9 %); a small
+CNN (3 conv blocks, 12 epochs) trained from scratch 69 %. Easier settings measured on the way:
+five parents 35 % / 82 %; ten unrelated systems 41 % / 97 % (no headroom left); ten unrelated
+systems with Single-Instance's flips and full window range: raw pixels 12 %.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from .base import ImageTensorDataset, channel_stats
+from .fractals.cache import load_or_build
+from .fractals.dataset import generate_all
+from .fractals.seeding import SPLIT_CODES, balanced_labels, check_choice, sample_rng
+from .fractals.ifs import make_system, max_singular_value
+from .fractals.single_instance import SingleInstanceConfig, generate_single_instance, sample_systems
+
+TASK_SEED = 20220104  # fixes the 10 classes and the distractors, whatever the run seed
+NUM_CLASSES = 10
+NUM_DISTRACTORS = 90
+BUILTIN_SPLITS = ("unlabelled", "train", "test")
+DEFAULT_NUM_SAMPLES = {"unlabelled": 20_000, "train": 2_000, "test": 4_000}
+STREAM_POOL = 201  # which system an unlabelled image shows
+STREAM_CLASSES = 202  # the perturbations that make the classes
+CLASS_NAMES = tuple(f"shape-{k}" for k in range(NUM_CLASSES))
+
+
+def _task_fractal() -> SingleInstanceConfig:
+    # Single-Instance's augmentation without flips and with a milder window (see the module's calibration)
+    return SingleInstanceConfig(jitter=(0.8, 1.1), window_scale=(0.75, 1.33), window_shift=0.1, flip_p=0.0)
+
+
+@dataclass(frozen=True)
+class BuiltinConfig:
+    """The built-in setting's generator."""
+
+    image_size: int = 32
+    num_families: int = 2  # the 10 classes are siblings: perturbations of this many parent systems
+    class_spread: float = 0.3  # relative perturbation of every map parameter between siblings
+    task_fraction: float = 0.5  # share of the unlabelled pool drawn from the 10 task classes
+    fractal: SingleInstanceConfig = field(default_factory=_task_fractal)  # how each image is drawn
+
+
+def perturb_system(system: np.ndarray, rng: np.random.Generator, spread: float, tries: int = 20) -> np.ndarray:
+    """Every parameter times ``U(1 - spread, 1 + spread)``, redrawn until every map's largest singular
+    value is at most 1 (the system itself after ``tries`` failures)."""
+    for _ in range(tries):
+        params = system[:, :6] * (1 + spread * (2 * rng.random(system[:, :6].shape) - 1))
+        if all(max_singular_value(*m[:4].tolist()) <= 1.0 for m in params):
+            return make_system(params)
+    return system
+
+
+def task_systems(config: BuiltinConfig = BuiltinConfig()) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The 10 class systems (class k is a perturbation of parent ``k % num_families``) and the
+    ``NUM_DISTRACTORS`` distractor systems, all fixed by ``TASK_SEED``."""
+    parents = sample_systems(config.num_families, TASK_SEED)
+    classes = [perturb_system(parents[k % config.num_families], np.random.default_rng([TASK_SEED, STREAM_CLASSES, k]),
+                              config.class_spread) for k in range(NUM_CLASSES)]
+    distractors = sample_systems(config.num_families + NUM_DISTRACTORS, TASK_SEED)[config.num_families:]
+    return classes, distractors
+
+
+@dataclass
+class BuiltinMaker:
+    """Samples of one split: ``make(indices) -> (images (B, 3, S, S) uint8, labels (B,))``."""
+
+    split: str
+    key: tuple
+    config: BuiltinConfig
+
+    def __post_init__(self) -> None:
+        classes, distractors = task_systems(self.config)
+        self.systems = classes + distractors
+
+    def system_ids(self, indices: np.ndarray) -> np.ndarray:
+        """Which system each image shows: balanced classes, or (unlabelled) a class with probability
+        ``task_fraction``, else a distractor."""
+        if self.split != "unlabelled":
+            return balanced_labels(indices, NUM_CLASSES, self.key)
+        ids = np.empty(len(indices), dtype=np.int64)
+        for b, i in enumerate(indices):
+            u = sample_rng((*self.key, STREAM_POOL), i).random(2)
+            ids[b] = (int(u[1] * NUM_CLASSES) if u[0] < self.config.task_fraction
+                      else NUM_CLASSES + int(u[1] * NUM_DISTRACTORS))
+        return ids
+
+    def __call__(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ids = self.system_ids(indices)
+        fractal = SingleInstanceConfig(**{**asdict(self.config.fractal), "image_size": self.config.image_size})
+        images = generate_single_instance(self.systems, ids, self.key, indices, fractal)
+        return images, (np.full(len(ids), -1, dtype=np.int64) if self.split == "unlabelled" else ids)
+
+
+def load_builtin(split: str, image_size: int, seed: int, num_samples: int | None = None,
+                 cache: bool = True) -> ImageTensorDataset:
+    """One split of the built-in setting, generated or read from the cache.
+
+    Args:
+        split: ``"unlabelled"``, ``"train"`` or ``"test"``.
+        image_size: side in pixels (32 for the ``cpu`` profile, 96 for ``gpu``; any size works).
+        seed: the run seed; with the split it fixes every image (the task's classes do not change).
+        num_samples: images (default 20,000 / 2,000 / 4,000).
+        cache: read from / write to ``cache_root()``.
+    Returns:
+        ``ImageTensorDataset``, (N, 3, S, S) uint8; labels 0..9, or -1 with ``num_classes == 0`` for
+        ``unlabelled``.
+    """
+    check_choice("split", split, BUILTIN_SPLITS)
+    num_samples = DEFAULT_NUM_SAMPLES[split] if num_samples is None else int(num_samples)
+    generator = BuiltinConfig(image_size)
+    config = {"name": "builtin", "split": split, "image_size": image_size, "seed": int(seed),
+              "num_samples": num_samples, "task_seed": TASK_SEED, "generator": asdict(generator)}
+
+    def build() -> ImageTensorDataset:
+        make = BuiltinMaker(split, (int(seed), SPLIT_CODES[split]), generator)
+        images, labels = generate_all(make, num_samples, desc=f"builtin {split}")
+        mean, std = channel_stats(images)
+        labelled = split != "unlabelled"
+        return ImageTensorDataset(images, labels, NUM_CLASSES if labelled else 0, "builtin", split, mean, std,
+                                  CLASS_NAMES if labelled else (), config)
+
+    return load_or_build("builtin", split, image_size, config, build, cache)
+
+
+def linear_probe_accuracy(train: ImageTensorDataset, test: ImageTensorDataset, C: float = 0.01,
+                          max_iter: int = 300) -> float:
+    """Test accuracy of logistic regression on standardised raw pixels, fitted on ``train``. The strong
+    L2 penalty (``C = 0.01``) suits more pixels than images (3,072 features at 32 px)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x_train = train.images.reshape(len(train), -1).float().numpy() / 255
+    x_test = test.images.reshape(len(test), -1).float().numpy() / 255
+    scaler = StandardScaler().fit(x_train)
+    model = LogisticRegression(C=C, max_iter=max_iter).fit(scaler.transform(x_train), train.labels.numpy())
+    return float((model.predict(scaler.transform(x_test)) == test.labels.numpy()).mean())
+
+
+def calibrate_builtin(image_size: int = 32, seed: int = 0, num_train: int | None = None,
+                      num_test: int | None = None, cache: bool = True) -> dict:
+    """Chance and the raw-pixel linear probe (standardised pixels, logistic regression, train -> test)
+    of the built-in task: the floor every learned representation should clear."""
+    train = load_builtin("train", image_size, seed, num_train, cache)
+    test = load_builtin("test", image_size, seed, num_test, cache)
+    counts = torch.bincount(test.labels, minlength=NUM_CLASSES)
+    return {"image_size": image_size, "seed": seed, "num_train": len(train), "num_test": len(test),
+            "chance": float(counts.max()) / len(test),
+            "linear_probe_raw_pixels": linear_probe_accuracy(train, test)}

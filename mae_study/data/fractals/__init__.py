@@ -1,0 +1,17 @@
+"""Fractal pre-training data: FractalDB (Kataoka et al.) and Single-/Multi-Instance (Anderson & Farrell).
+
+Modules, one idea each: ``seeding`` (per-sample random streams), ``ifs`` (sampling systems, the
+batched chaos game), ``render`` (points -> images), ``torch_ifs`` (the same on a GPU),
+``background``, ``colour``, ``compose``, the generators ``fractaldb``, ``single_instance``,
+``multi_instance``, and ``loaders`` (``load_fractal``, cached; ``fractal_stream``, on the fly).
+``reference`` is the straightforward baseline the benchmark and tests compare against.
+"""
+from .fractaldb import (FractalDBConfig, category_instances, published_categories, search_categories,
+                        weight_patterns)
+from .loaders import NAMES, fractal_maker, fractal_stream, load_fractal
+from .multi_instance import MultiInstanceConfig
+from .single_instance import SingleInstanceConfig, sample_systems
+
+__all__ = ["load_fractal", "fractal_stream", "fractal_maker", "NAMES", "FractalDBConfig", "SingleInstanceConfig",
+           "MultiInstanceConfig", "published_categories", "search_categories", "weight_patterns",
+           "category_instances", "sample_systems"]

@@ -1,0 +1,83 @@
+"""Backgrounds: diamond-square noise coloured in HSV (Anderson & Farrell).
+
+Noise on a (2^k + 1)^2 grid (the smallest that covers the image; the image is its top-left corner):
+random corners, then at each level the diamond and square steps add uniform noise of amplitude
+``0.5 exp(decay (1 - level))``, ``decay ~ U(0.4, 0.8)``. The noise, rescaled to [0, 1], is mapped
+linearly into a random hue interval (wrapping), a saturation interval and a value interval.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .colour import hsv_to_rgb
+from .seeding import splitmix_uniform, substream
+
+
+@njit(cache=True)
+def diamond_square(seed: np.uint64, n: int, decay: float) -> np.ndarray:
+    """Diamond-square noise on an n x n grid, n = 2^k + 1: (n, n) float64, not normalised."""
+    grid = np.zeros((n, n))
+    state = substream(seed, 0)
+    for y in (0, n - 1):
+        for x in (0, n - 1):
+            state, grid[y, x] = splitmix_uniform(state)
+    step, level = n - 1, 1
+    while step > 1:
+        half = step // 2
+        amp = 0.5 * np.exp(decay * (1 - level))
+        for y in range(half, n, step):  # diamond step: centres of squares
+            for x in range(half, n, step):
+                state, u = splitmix_uniform(state)
+                avg = (grid[y - half, x - half] + grid[y - half, x + half]
+                       + grid[y + half, x - half] + grid[y + half, x + half]) / 4
+                grid[y, x] = avg + amp * (2 * u - 1)
+        for y in range(0, n, half):  # square step: midpoints of edges, from up to 4 neighbours
+            for x in range(half if (y // half) % 2 == 0 else 0, n, step):
+                total, count = 0.0, 0
+                for dy, dx in ((-half, 0), (half, 0), (0, -half), (0, half)):
+                    if 0 <= y + dy < n and 0 <= x + dx < n:
+                        total += grid[y + dy, x + dx]
+                        count += 1
+                state, u = splitmix_uniform(state)
+                grid[y, x] = total / count + amp * (2 * u - 1)
+        step, level = half, level + 1
+    return grid
+
+
+@njit(cache=True, parallel=True)
+def _backgrounds_kernel(seeds, decays, ranges, size, out):
+    # seeds (B,), decays (B,), ranges (B, 6) -> out (B, size, size, 3) float32 RGB in [0, 1]
+    n = 2
+    while n + 1 < size:
+        n *= 2
+    n += 1
+    for b in prange(len(seeds)):
+        noise = diamond_square(seeds[b], n, decays[b])[:size, :size]
+        lo, hi = noise.min(), noise.max()
+        scale = 1.0 / (hi - lo) if hi > lo else 0.0
+        h0, hspan, s0, s1, v0, v1 = ranges[b]
+        for r in range(size):
+            for c in range(size):
+                g = (noise[r, c] - lo) * scale
+                out[b, r, c, 0], out[b, r, c, 1], out[b, r, c, 2] = hsv_to_rgb(
+                    h0 + g * hspan, s0 + g * (s1 - s0), v0 + g * (v1 - v0))
+
+
+def background_params(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Backgrounds' ``decay ~ U(0.4, 0.8)`` and HSV ranges ``(hue start, hue span, s from, s to, v from,
+    v to)`` (hue start and span U(0, 1); saturation and value intervals between two U(0, 1)) from
+    seven U(0, 1) numbers each. (B, 7) -> (B,), (B, 6)."""
+    ranges = u[:, 1:].copy()
+    ranges[:, 2:4].sort(axis=1)
+    ranges[:, 4:6].sort(axis=1)
+    return 0.4 + 0.4 * u[:, 0], ranges
+
+
+def render_backgrounds(seeds: np.ndarray, decays: np.ndarray, ranges: np.ndarray, size: int) -> np.ndarray:
+    """Backgrounds for a batch: (B,) uint64 seeds, (B,) decays, (B, 6) HSV ranges ->
+    (B, size, size, 3) float32 RGB in [0, 1]."""
+    out = np.empty((len(seeds), size, size, 3), dtype=np.float32)
+    _backgrounds_kernel(np.asarray(seeds, dtype=np.uint64), np.asarray(decays, dtype=np.float64),
+                        np.asarray(ranges, dtype=np.float64), size, out)
+    return out

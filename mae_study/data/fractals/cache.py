@@ -1,0 +1,48 @@
+"""Generated data sets cached on disk, keyed by a hash of everything that made them.
+
+A set is saved once under ``cache_root() / "generated"`` as a ``.pt`` file named
+``<name>-<split>-<size>px-<hash>.pt`` (the hash covers the generator's config and
+``GENERATOR_VERSION``) and reloaded from there; the write is atomic (temporary file, then rename).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ...paths import cache_root
+from ..base import ImageTensorDataset
+
+GENERATOR_VERSION = 1  # bump when a generator's output changes for the same config
+
+
+def config_hash(config: dict) -> str:
+    """16 hex digits of SHA-1 over the config (JSON, sorted keys) and ``GENERATOR_VERSION``."""
+    text = json.dumps({"config": config, "version": GENERATOR_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def cache_path(name: str, split: str, image_size: int, config: dict) -> Path:
+    """Where the set made by ``config`` is cached."""
+    return cache_root() / "generated" / f"{name}-{split}-{image_size}px-{config_hash(config)}.pt"
+
+
+def load_or_build(name: str, split: str, image_size: int, config: dict,
+                  build: Callable[[], ImageTensorDataset], cache: bool = True) -> ImageTensorDataset:
+    """The cached set for ``config`` if there is one, else ``build()`` (saved when ``cache``)."""
+    path = cache_path(name, split, image_size, config)
+    if cache and path.exists():
+        return ImageTensorDataset(**torch.load(path, weights_only=True))
+    data = build()
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        torch.save({"images": data.images, "labels": data.labels, "num_classes": data.num_classes,
+                    "name": data.name, "split": data.split, "mean": data.mean, "std": data.std,
+                    "class_names": data.class_names, "info": data.info}, tmp)
+        os.replace(tmp, path)
+    return data

@@ -1,0 +1,129 @@
+"""The three fractal data sets behind one call: ``load_fractal`` (generated once, cached) and
+``fractal_stream`` (generated on the fly, new images per epoch).
+
+Defaults at CPU scale: 100 classes (FractalDB: the first 100 published FractalDB-1k categories),
+10,000 train and 2,000 test images. The class systems depend on ``seed`` only; the images of a
+split on ``(seed, split, epoch)``, so train and test never share a random stream.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..base import ImageTensorDataset, channel_stats
+from .cache import load_or_build
+from .dataset import OnTheFlyDataset, generate_all
+from .fractaldb import FractalDBConfig, generate_fractaldb, published_categories
+from .multi_instance import MultiInstanceConfig, build_cache, generate_multi_instance
+from .seeding import SPLIT_CODES, balanced_labels, check_choice
+from .single_instance import SingleInstanceConfig, generate_single_instance, sample_systems
+
+NAMES = ("fractaldb", "fractal_single", "fractal_multi")
+FRACTAL_SPLITS = ("train", "test")
+DEFAULT_NUM_CLASSES = 100
+DEFAULT_NUM_SAMPLES = {"train": 10_000, "test": 2_000}
+
+
+@dataclass
+class FractalDBMaker:
+    """Samples of FractalDB: balanced labels, instances of the given categories."""
+
+    categories: list
+    key: tuple
+    config: FractalDBConfig
+
+    def __call__(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        labels = balanced_labels(indices, len(self.categories), self.key)
+        return generate_fractaldb(self.categories, labels, self.key, indices, self.config), labels
+
+
+@dataclass
+class SingleInstanceMaker:
+    """Samples of Single-Instance: balanced labels, one system per image."""
+
+    systems: list
+    key: tuple
+    config: SingleInstanceConfig
+
+    def __call__(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        labels = balanced_labels(indices, len(self.systems), self.key)
+        return generate_single_instance(self.systems, labels, self.key, indices, self.config), labels
+
+
+@dataclass
+class MultiInstanceMaker:
+    """Samples of Multi-Instance from a prebuilt cache; labels are (B, K) multi-hot."""
+
+    cache: np.ndarray
+    cache_labels: np.ndarray
+    num_classes: int
+    key: tuple
+    config: MultiInstanceConfig
+
+    def __call__(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return generate_multi_instance(self.cache, self.cache_labels, self.num_classes, self.key, indices, self.config)
+
+
+def fractal_maker(name: str, split: str, image_size: int, seed: int, num_classes: int = DEFAULT_NUM_CLASSES,
+                  epoch: int = 0):
+    """The maker (``make(indices) -> (images, labels)``) of one split of one fractal set."""
+    check_choice("name", name, NAMES)
+    check_choice("split", split, FRACTAL_SPLITS)
+    key = (int(seed), SPLIT_CODES[split], int(epoch))
+    if name == "fractaldb":
+        return FractalDBMaker(published_categories(num_classes), key, FractalDBConfig(image_size))
+    systems = sample_systems(num_classes, seed)
+    if name == "fractal_single":
+        return SingleInstanceMaker(systems, key, SingleInstanceConfig(image_size))
+    config = MultiInstanceConfig(image_size)
+    cache, cache_labels = build_cache(systems, key, config)
+    return MultiInstanceMaker(cache, cache_labels, num_classes, key, config)
+
+
+def _generator_config(name: str, image_size: int):
+    return {"fractaldb": FractalDBConfig, "fractal_single": SingleInstanceConfig,
+            "fractal_multi": MultiInstanceConfig}[name](image_size)
+
+
+def load_fractal(name: str, split: str, image_size: int, seed: int, num_samples: int | None = None,
+                 num_classes: int | None = None, cache: bool = True) -> ImageTensorDataset:
+    """One split of a fractal data set, generated (in parallel, deterministically) or read from the cache.
+
+    Args:
+        name: ``"fractaldb"``, ``"fractal_single"`` or ``"fractal_multi"``.
+        split: ``"train"`` or ``"test"``.
+        image_size: side in pixels (any size).
+        seed: defines the classes and, with the split, every image.
+        num_samples: images (default 10,000 train, 2,000 test).
+        num_classes: classes (default 100; FractalDB at most 1,000).
+        cache: read from / write to ``cache_root()``.
+    Returns:
+        ``ImageTensorDataset`` with (N, 3, S, S) uint8 images; labels (N,) int64, or (N, K) float32
+        multi-hot for ``fractal_multi``.
+    """
+    check_choice("name", name, NAMES)
+    check_choice("split", split, FRACTAL_SPLITS)
+    num_classes = DEFAULT_NUM_CLASSES if num_classes is None else int(num_classes)
+    num_samples = DEFAULT_NUM_SAMPLES[split] if num_samples is None else int(num_samples)
+    generator = _generator_config(name, image_size)
+    config = {"name": name, "split": split, "image_size": image_size, "seed": int(seed),
+              "num_samples": num_samples, "num_classes": num_classes, "generator": asdict(generator)}
+
+    def build() -> ImageTensorDataset:
+        make = fractal_maker(name, split, image_size, seed, num_classes)
+        images, labels = generate_all(make, num_samples, desc=f"{name} {split}")
+        mean, std = channel_stats(images)
+        prefix = "fractaldb" if name == "fractaldb" else "ifs"
+        return ImageTensorDataset(images, labels, num_classes, name, split, mean, std,
+                                  tuple(f"{prefix}-{k:04d}" for k in range(num_classes)), config)
+
+    return load_or_build(name, split, image_size, config, build, cache)
+
+
+def fractal_stream(name: str, image_size: int, seed: int, num_samples: int, num_classes: int | None = None,
+                   epoch: int = 0, split: str = "train") -> OnTheFlyDataset:
+    """A fractal set generated on the fly; pass a new ``epoch`` for new images (as the originals,
+    which never repeat an image). Epoch 0 equals ``load_fractal``'s images."""
+    num_classes = DEFAULT_NUM_CLASSES if num_classes is None else int(num_classes)
+    return OnTheFlyDataset(fractal_maker(name, split, image_size, seed, num_classes, epoch), num_samples)

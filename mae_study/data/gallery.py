@@ -1,0 +1,88 @@
+"""The book's gallery figures of the synthetic data: each function draws one figure and returns it.
+
+Images are generated on the spot (a few dozen, no cache), from the same makers the loaders use, so
+the figures show exactly what the experiments train on.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from .builtin import CLASS_NAMES, BuiltinConfig, BuiltinMaker
+from .fractals.fractaldb import FLIPS, FractalDBConfig, category_instances, published_categories, weight_patterns
+from .fractals.loaders import fractal_maker
+from .fractals.seeding import SPLIT_CODES
+
+GENERATOR_TITLES = {"fractaldb": "FractalDB", "fractal_single": "Single-Instance",
+                    "fractal_multi": "Multi-Instance", "builtin": "Built-in (train)"}
+PARAMETERS = "abcdef"
+
+
+def _as_hwc(image) -> np.ndarray:
+    # (3, H, W) uint8 tensor or array -> (H, W, 3) for imshow
+    image = image.numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    return image.transpose(1, 2, 0) if image.ndim == 3 else image
+
+
+def image_grid(images, row_titles=None, col_titles=None, cell: float = 1.1, title: str | None = None) -> Figure:
+    """A grid of images, (R, C, 3, H, W) or (R, C, H, W) uint8, with optional row and column titles."""
+    images = np.asarray(images)
+    rows, cols = images.shape[:2]
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * cell + (1.4 if row_titles else 0), rows * cell),
+                             squeeze=False)
+    for r in range(rows):
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.imshow(_as_hwc(images[r, c]), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row_titles and c == 0:
+                ax.set_ylabel(row_titles[r], rotation=0, ha="right", va="center", fontsize=9)
+            if col_titles and r == 0:
+                ax.set_title(col_titles[c], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def generator_samples(name: str, image_size: int, seed: int, count: int, num_classes: int = 100) -> np.ndarray:
+    """The first ``count`` training images of a generator (a fractal set or ``"builtin"``): (count, 3, S, S)."""
+    if name == "builtin":
+        make = BuiltinMaker("train", (seed, SPLIT_CODES["train"]), BuiltinConfig(image_size))
+    else:
+        make = fractal_maker(name, "train", image_size, seed, num_classes)
+    return make(np.arange(count))[0]
+
+
+def generator_gallery(image_size: int = 96, seed: int = 0, per_row: int = 8,
+                      names: tuple[str, ...] = ("fractaldb", "fractal_single", "fractal_multi", "builtin")) -> Figure:
+    """One row of samples per generator."""
+    images = np.stack([generator_samples(name, image_size, seed, per_row) for name in names])
+    return image_grid(images, row_titles=[GENERATOR_TITLES[n] for n in names])
+
+
+def pattern_name(pattern: int) -> str:
+    """A weight pattern as text: ``"identity"`` or e.g. ``"c x1.4"``."""
+    weights = weight_patterns()[pattern]
+    changed = np.flatnonzero(weights != 1)
+    return "identity" if len(changed) == 0 else f"{PARAMETERS[changed[0]]} x{weights[changed[0]]:g}"
+
+
+def fractaldb_category_figure(category: int = 0, image_size: int = 64, seed: int = 0,
+                              patterns: tuple[int, ...] = tuple(range(25))) -> Figure:
+    """FractalDB's instances of one published category: weight patterns (columns) x flips (rows)."""
+    images = category_instances(published_categories(category + 1)[category], FractalDBConfig(image_size), seed)
+    images = images[list(patterns)].transpose(1, 0, 2, 3)  # (4 flips, patterns, S, S)
+    return image_grid(images, row_titles=list(FLIPS), col_titles=[pattern_name(p) for p in patterns], cell=0.8,
+                      title=f"FractalDB-1k category {category}: weight patterns x flips")
+
+
+def builtin_classes_figure(image_size: int = 64, seed: int = 0, per_class: int = 6) -> Figure:
+    """The built-in task: ``per_class`` training images of each of its 10 classes (one row each)."""
+    make = BuiltinMaker("train", (seed, SPLIT_CODES["train"]), BuiltinConfig(image_size))
+    images, labels = make(np.arange(10 * per_class))
+    rows = np.stack([images[labels == k][:per_class] for k in range(len(CLASS_NAMES))])
+    return image_grid(rows, row_titles=list(CLASS_NAMES))

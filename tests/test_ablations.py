@@ -1,0 +1,180 @@
+"""The ablation grids, their run names and the claims logic (no training)."""
+import pandas as pd
+import pytest
+
+from mae_study.experiments import ablations
+from mae_study.experiments.ablations import (FINETUNE, GRIDS, PRETRAIN, STEP_COST, TABLES, canonical,
+                                             pretrain_name, pretrain_params, table_pretrain_runs)
+from mae_study.experiments.ablations_analysis import claims_from
+from mae_study.params import PROFILES
+from mae_study.sweep import SWEEPS
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_plan_runs_once_each_with_unique_names(profile):
+    plan = ablations.plan(profile)
+    keys = [(experiment, name) for experiment, name, _, _ in plan]
+    assert len(keys) == len(set(keys))
+    assert {e for e, _ in keys} == {PRETRAIN, FINETUNE, STEP_COST}
+    # every evaluated encoder is pre-trained in the same plan (or is "scratch")
+    pre = {name for e, name in keys if e == PRETRAIN}
+    sources = {p["pretrained"] for e, _, p, _ in plan if e == FINETUNE}
+    assert sources - {"scratch"} == pre
+    # each pre-trained encoder gets a full fine-tuning and a linear probe
+    modes = {(p["pretrained"], p["mode"]) for e, _, p, _ in plan if e == FINETUNE}
+    assert {(s, m) for s in pre for m in ("full", "linear")} <= modes
+
+
+def test_baseline_is_shared_between_tables_and_trained_once():
+    baseline = pretrain_name(pretrain_params("cpu", {}, 0))
+    assert baseline == "r75_random_pix_dec2x96_s0"
+    tables = [t for t in TABLES if baseline in {n for n, _, _ in table_pretrain_runs("cpu", t)}]
+    assert len(tables) >= 5  # every table but (possibly) one has the baseline as an arm
+    names = [name for e, name, _, _ in ablations.plan("cpu") if e == PRETRAIN]
+    assert names.count(baseline) == 1
+    per_table = sum(len(table_pretrain_runs("cpu", t)) for t in TABLES)
+    assert len(names) < per_table  # shared runs were deduplicated
+
+
+def test_names_follow_the_configuration_not_the_request():
+    # asking for the model's own decoder depth explicitly is the same run as not asking
+    implicit = pretrain_params("cpu", {}, 1)
+    explicit = pretrain_params("cpu", {"decoder_depth": 2, "norm_pix_loss": False, "encoder_mask_token": False}, 1)
+    assert implicit == explicit and pretrain_name(implicit) == pretrain_name(explicit)
+    # and different configurations get different names
+    arms = [pretrain_params("cpu", arm, s) for t in TABLES for arm in GRIDS["cpu"][t].arms() for s in (0, 1)]
+    by_name = {}
+    for p in arms:
+        by_name.setdefault(pretrain_name(p), []).append(p)
+    assert all(all(q == ps[0] for q in ps) for ps in by_name.values())
+
+
+def test_default_finetune_source_is_the_baseline():
+    for profile in PROFILES:
+        p = ablations.MAE_ABLATION_FINETUNE.resolve(profile)
+        assert p["pretrain_experiment"] == PRETRAIN
+        assert p["pretrained"] == pretrain_name(pretrain_params(profile, {}, 0))
+
+
+def test_grid_arms_are_valid_models():
+    for profile, grids in GRIDS.items():
+        for t, grid in grids.items():
+            for arm in grid.arms():
+                canonical(ablations.MAE_ABLATION_PRETRAIN.resolve(profile, **arm))  # raises if invalid
+
+
+def test_cpu_protocol():
+    g = GRIDS["cpu"]
+    assert [a["final_mask_ratio"] for a in g["mask_ratio"].arms()] == [0.1, 0.3, 0.5, 0.75, 0.9]
+    assert [a["decoder_depth"] for a in g["decoder_depth"].arms()] == [1, 2, 4, 8]
+    assert all(len(grid.pretrain_seeds) >= 2 and set(grid.modes) == {"full", "linear"} for grid in g.values())
+
+
+def test_sweeps_registered():
+    assert set(TABLES) == {t.removeprefix("mae_ablation_") for t in SWEEPS if t.startswith("mae_ablation_")}
+    one = SWEEPS["mae_ablation_target"]("ci")
+    assert {name for _, name, _, _ in one} <= {name for _, name, _, _ in SWEEPS["mae_ablations"]("ci")}
+    assert not any(e == STEP_COST for e, _, _, _ in one)
+    assert any(e == STEP_COST for e, _, _, _ in SWEEPS["mae_ablation_mask_token"]("ci"))
+
+
+@pytest.mark.parametrize("bad", ["mask ratio", "depth", ""])
+def test_bad_table_name(bad):
+    with pytest.raises(ValueError, match="table must be one of"):
+        ablations.plan("ci", (bad,))
+    with pytest.raises(ValueError, match="table must be one of"):
+        table_pretrain_runs("ci", bad)
+
+
+# --- the claims logic on made-up numbers ------------------------------------------------------
+
+def _res(spec: dict) -> pd.DataFrame:
+    """spec: (table, value, mode) -> list of accuracies (one per pre-training seed)."""
+    rows = []
+    for (table, value, mode), accs in spec.items():
+        for seed, a in enumerate(accs):
+            rows.append({"table": table, "value": value, "label": str(value), "pretrained": f"{table}{value}s{seed}",
+                         "seed": seed, "mode": mode, "accuracy": a})
+    return pd.DataFrame(rows, columns=["table", "value", "label", "pretrained", "seed", "mode", "accuracy"])
+
+
+def _verdict(claims, table, mode, word):
+    row = claims[(claims.table == table) & (claims.metric == mode) & claims.claim.str.contains(word)]
+    assert len(row) == 1, row
+    return row.verdict.iloc[0]
+
+
+def _ratio_spec(curve: dict, mode="full", spread=0.2):
+    return {("mask_ratio", r, mode): [a - spread, a + spread] for r, a in curve.items()}
+
+
+def test_mask_ratio_peak_reproduced_not_reproduced_and_inconclusive():
+    peak = _ratio_spec({0.1: 50, 0.3: 55, 0.5: 60, 0.75: 62, 0.9: 56})
+    assert _verdict(claims_from(_res(peak)), "mask_ratio", "fine-tune", "between 40 and 80") == "reproduced"
+    assert _verdict(claims_from(_res(peak)), "mask_ratio", "fine-tune", "75 %") == "reproduced"
+    low = _ratio_spec({0.1: 70, 0.3: 65, 0.5: 60, 0.75: 55, 0.9: 50})
+    assert _verdict(claims_from(_res(low)), "mask_ratio", "fine-tune", "between 40 and 80") == "not reproduced"
+    assert _verdict(claims_from(_res(low)), "mask_ratio", "fine-tune", "75 %") == "not reproduced"
+    noisy = _ratio_spec({0.1: 50, 0.3: 55, 0.5: 60, 0.75: 62, 0.9: 56}, spread=20)
+    assert _verdict(claims_from(_res(noisy)), "mask_ratio", "fine-tune", "between 40 and 80") == "inconclusive"
+
+
+def test_one_trial_is_always_inconclusive():
+    spec = {("mask_token", False, m): [70.0] for m in ("full", "linear")}
+    spec.update({("mask_token", True, m): [10.0] for m in ("full", "linear")})
+    c = claims_from(_res(spec))
+    assert set(c.verdict) == {"inconclusive"}
+
+
+def test_mask_token_and_target_directions():
+    spec = {("mask_token", False, "linear"): [70, 71], ("mask_token", True, "linear"): [60, 61],
+            ("mask_token", False, "full"): [60, 61], ("mask_token", True, "full"): [70, 71],
+            ("target", False, "linear"): [60, 61], ("target", True, "linear"): [65, 66],
+            ("target", False, "full"): [60, 64], ("target", True, "full"): [61, 65]}
+    c = claims_from(_res(spec))
+    assert _verdict(c, "mask_token", "linear probe", "without mask tokens") == "reproduced"
+    assert _verdict(c, "mask_token", "fine-tune", "without mask tokens") == "not reproduced"
+    assert _verdict(c, "target", "linear probe", "normalised") == "reproduced"
+    assert _verdict(c, "target", "fine-tune", "normalised") == "inconclusive"
+
+
+def test_sampling_and_decoder_claims():
+    spec = {}
+    for mode in ("full", "linear"):
+        spec.update({("sampling", "random 75 %", mode): [70, 71], ("sampling", "block 75 %", mode): [60, 61],
+                     ("sampling", "grid 75 %", mode): [70, 71], ("sampling", "block 50 %", mode): [65, 66]})
+    spec.update({("decoder_depth", 1, "linear"): [50, 51], ("decoder_depth", 8, "linear"): [60, 61],
+                 ("decoder_depth", 1, "full"): [70, 71], ("decoder_depth", 8, "full"): [70, 71],
+                 ("decoder_width", 24, "linear"): [50, 51], ("decoder_width", 48, "linear"): [60, 61],
+                 ("decoder_width", 96, "linear"): [60, 61]})
+    c = claims_from(_res(spec), encoder_width=96)
+    assert _verdict(c, "sampling", "linear probe", "random sampling beats") == "inconclusive"  # grid ties random
+    assert _verdict(c, "sampling", "fine-tune", "50 % than at 75") == "reproduced"
+    assert _verdict(c, "decoder_depth", "linear probe", "deeper decoder") == "reproduced"
+    assert _verdict(c, "decoder_depth", "both", "gains less") == "reproduced"
+    assert _verdict(c, "decoder_width", "linear probe", "narrower decoder hurts") == "reproduced"
+    assert _verdict(c, "decoder_width", "linear probe", "half as wide") == "inconclusive"
+
+
+def test_step_cost_claims():
+    from mae_study.experiments.ablations_analysis import vit_l_flops_row
+    cost = pd.DataFrame([{"configuration": "small", "FLOPs ratio (analytic)": 2.0, "wall-clock ratio": 1.8,
+                          "wall-clock ratio sd": 0.05, "rounds": 3}, vit_l_flops_row()])
+    c = claims_from(_res({}), cost)
+    assert _verdict(c, "mask_token", "FLOPs", "3.3x") == "reproduced"  # the analytic count of ViT-L
+    assert _verdict(c, "mask_token", "wall clock", "faster") == "reproduced"
+    cost.loc[0, "wall-clock ratio"] = 0.9
+    assert _verdict(claims_from(_res({}), cost), "mask_token", "wall clock", "faster") == "not reproduced"
+
+
+def test_vit_l_flops_ratio_is_near_the_papers():
+    from mae_study.experiments.ablations_analysis import vit_l_flops_row
+    row = vit_l_flops_row()
+    assert row["encoder tokens without / with"] == "50 / 197"
+    assert 3.1 < row["FLOPs ratio (analytic)"] < 3.4
+
+
+def test_results_of_a_profile_without_runs_is_empty(results_dir):
+    from mae_study.experiments import ablations_analysis as A
+    assert A.results("ci").empty
+    assert A.table("ci", "mask_ratio")["trials"].eq(0).all()

@@ -1,0 +1,101 @@
+"""Two gloo processes train exactly what one process trains at the same global batch."""
+import os
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from mae_study import MaskedAutoencoder, mae_config
+from mae_study.data.base import ImageTensorDataset
+from mae_study.distributed import get_world_size, is_main_process, rank_slice, unwrap_model
+from mae_study.engine import StepContext, TrainConfig, fit, prepare
+from mae_study.masking import sample_mask
+from mae_study.results import RunDir
+
+WORLD = 2
+
+
+def _data():
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (48, 3, 16, 16), dtype=torch.uint8, generator=g)
+    return ImageTensorDataset(images, torch.arange(48) % 4, 4, "tiny", "train")
+
+
+def _mae_loss(model, imgs, labels, ctx):
+    """MAE loss with masks drawn for the global batch and cut to this rank's rows."""
+    masking = ctx.sample_mask(unwrap_model(model).cfg.grid_size, 0.75, "random", device=imgs.device)
+    return model(imgs, 0.75, masking=masking).loss, {"mask_ratio": 0.75}
+
+
+def _train(run=None):
+    torch.manual_seed(0)
+    model = MaskedAutoencoder(mae_config("ci_16"))
+    cfg = TrainConfig(num_epochs=2, batch_size=16, lr=1e-3, warmup_epochs=1, clip_grad=1.0)
+    result = fit(model, _mae_loss, _data(), cfg, run=run, progress=False)
+    weights = torch.cat([p.detach().flatten() for p in model.state_dict().values()])
+    return weights, [s["loss"] for s in result["steps"]]
+
+
+def _worker(rank, init_file, out_dir):
+    """One of WORLD processes: train, count file writes, save weights and logged losses."""
+    torch.set_num_threads(1)
+    os.environ["MAE_STUDY_RESULTS"] = os.path.join(out_dir, "results")
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    try:
+        import mae_study.engine as engine
+        writes = []
+        save = engine.save_torch
+        engine.save_torch = lambda *a, **k: (writes.append("checkpoint"), save(*a, **k))
+        write_steps = RunDir.write_steps
+        RunDir.write_steps = lambda self, s: (writes.append("steps"), write_steps(self, s))
+        info = {"world": get_world_size(), "main": is_main_process()}
+        weights, losses = _train(RunDir("ci", "test_ddp", "r0"))
+        torch.save({"weights": weights, "losses": losses, "writes": writes, **info},
+                   os.path.join(out_dir, f"rank{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_gloo_processes_match_one_process(tmp_path):
+    mp.spawn(_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, join=True)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
+    weights, losses = _train()
+    assert [r["world"] for r in ranks] == [WORLD] * WORLD and [r["main"] for r in ranks] == [True, False]
+    for r in ranks:  # the ranks agree with each other and with one process
+        assert r["losses"] == pytest.approx(losses, rel=1e-5)
+        # Adam divides by the gradient's size, so the rounding of a near-zero gradient (summed in
+        # another order) can move its weight by up to ~lr per step; 6 steps at lr <= 1e-3 move
+        # weights by up to ~6e-3, the two runs differ by ~3e-5 at most.
+        assert torch.allclose(r["weights"], weights, rtol=1e-3, atol=1e-4)
+        assert (r["weights"] - weights).abs().mean() < 1e-7
+    assert torch.equal(ranks[0]["weights"], ranks[1]["weights"])
+    assert not torch.equal(weights, torch.cat([p.flatten() for p in
+                                               MaskedAutoencoder(mae_config("ci_16")).state_dict().values()]))
+    assert ranks[0]["writes"] and not ranks[1]["writes"]  # only rank 0 writes run files
+    assert (tmp_path / "results" / "ci" / "test_ddp" / "r0" / "checkpoint.pt").exists()
+
+
+def test_rank_slices_cover_the_global_batch_once():
+    parts = [rank_slice(12, r, 3) for r in range(3)]
+    assert [(s.start, s.stop) for s in parts] == [(0, 4), (4, 8), (8, 12)]
+    with pytest.raises(ValueError, match="divisible by the number of processes"):
+        rank_slice(10, 0, 3)
+
+
+def test_a_ranks_masks_and_flips_are_its_rows_of_the_global_draw():
+    data, idx = _data(), torch.arange(8)
+    whole = sample_mask(8, 4, 0.5, "block", torch.Generator().manual_seed(3))
+    ctx = StepContext(0, 0, 0.0, torch.Generator().manual_seed(3), global_batch_size=8, batch_slice=slice(4, 8))
+    part = ctx.sample_mask(4, 0.5, "block")
+    assert torch.equal(part.mask, whole.mask[4:]) and torch.equal(part.ids_keep, whole.ids_keep[4:])
+    all_imgs, _ = prepare(data, idx, "cpu", torch.Generator().manual_seed(5))
+    rank_imgs, _ = prepare(data, idx, "cpu", torch.Generator().manual_seed(5), slice(4, 8))
+    assert torch.equal(rank_imgs, all_imgs[4:])
+
+
+def test_bad_amp_and_compile_options():
+    with pytest.raises(ValueError, match="amp_dtype"):
+        TrainConfig(num_epochs=1, batch_size=1, amp_dtype="float8")
+    with pytest.raises(ValueError, match="compile"):
+        TrainConfig(num_epochs=1, batch_size=1, compile="fast")
