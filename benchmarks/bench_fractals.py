@@ -7,6 +7,7 @@ reference, side by side at 32 and 96 px.
 - torch: the chaos game for a batch of systems x 256 chains in lock step (``searchsorted`` map choice,
   ``gather`` coefficients), rendered by ``bincount`` + grouped convolution (Anderson & Farrell) or
   ``scatter_reduce`` (FractalDB); ``--device cuda`` on a GPU. Gray fractals only (no colouring).
+  On the CPU torch runs one thread and few images: it is there to show the path works, not to win.
 - reference (``mae_study.data.fractals.reference``): one chain, one point at a time, as the original
   code. FractalDB's is plain Python with the same number of points as the fast path, so the ratio is
   the implementation's alone. The Single-/Multi-Instance references run their per-point loops under
@@ -16,13 +17,15 @@ reference, side by side at 32 and 96 px.
 Multi-Instance times the composition of images from a prebuilt cache of rendered fractals (the
 cache's build time is reported apart), in both the fast path and the reference.
 
-Writes ``benchmarks/results/fractals_<host or device>.json`` and prints a table. About 2 minutes on
-2 cores; ``--quick`` about 40 s.
+Writes ``benchmarks/results/fractals_<host or device>.json`` (with the load average, as the machine
+may be shared) and prints a table. About 20 s on 2 cores, ``--quick`` about 15 s; a few times that
+when the other core is busy.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import socket
 import time
@@ -47,14 +50,14 @@ ORIGINAL = {  # images/s of the original code on one core of this kind of machin
 }
 
 
-def rate(fn, count: int, repeats: int = 2, sync=lambda: None) -> float:
-    """Best images/s of ``repeats`` timed calls of ``fn`` (after one warm-up) making ``count`` images."""
-    fn()
+def rate(make, count: int, repeats: int = 2, sync=lambda: None) -> float:
+    """Best images/s of ``repeats`` timed calls of ``make(count)``, after a small warm-up call."""
+    make(min(count, 4))
     sync()
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
+        make(count)
         sync()
         best = min(best, time.perf_counter() - start)
     return count / best
@@ -62,16 +65,13 @@ def rate(fn, count: int, repeats: int = 2, sync=lambda: None) -> float:
 
 def fast_rates(name: str, size: int, count: int, threads: list[int]) -> dict:
     """Images/s of the full generator (``fractal_maker``) at each thread count."""
-    make = fractal_maker(name, "train", size, seed=0, num_classes=100)
-    out = {}
+    start = time.perf_counter()
+    maker = fractal_maker(name, "train", size, seed=0, num_classes=100)
+    out = {"setup_s": time.perf_counter() - start}  # Multi-Instance: building its cache of 800 fractals
     for n in threads:
         numba.set_num_threads(n)
-        out[f"{n}_threads"] = rate(lambda: make(np.arange(count)), count)
+        out[f"{n}_threads"] = rate(lambda k: maker(np.arange(k)), count)
     numba.set_num_threads(max(threads))
-    if name == "fractal_multi":
-        start = time.perf_counter()
-        fractal_maker(name, "train", size, seed=0, num_classes=100)
-        out["cache_build_s"] = time.perf_counter() - start  # 800 fractals at half size
     return out
 
 
@@ -81,19 +81,20 @@ def reference_rate(name: str, size: int, count: int) -> float:
     if name == "fractaldb":
         cats = published_categories(count)
         n = num_points(size, 2.0)
-        fn = lambda: [ref.fractaldb_reference(instance_system(c, 2), size, n, np.random.default_rng(i),
-                                              default_pad(size)) for i, c in enumerate(cats)]
-        return rate(fn, count, repeats=1)
-    systems = sample_systems(100, 0)
-    if name == "fractal_single":
-        fn = lambda: [ref.single_instance_reference(systems[i % 100], size, np.random.default_rng(i))
-                      for i in range(count)]
-        return rate(fn, count)
-    make = fractal_maker("fractal_multi", "train", size, seed=0, num_classes=100)
-    cache = list(make.cache)
-    fn = lambda: [ref.multi_instance_reference(cache, make.cache_labels, 100, size, np.random.default_rng(i))
-                  for i in range(count)]
-    return rate(fn, count)
+        make = lambda k: [ref.fractaldb_reference(instance_system(c, 2), size, n, np.random.default_rng(i),
+                                                  default_pad(size)) for i, c in enumerate(cats[:k])]
+    elif name == "fractal_single":
+        systems = sample_systems(100, 0)
+        make = lambda k: [ref.single_instance_reference(systems[i % 100], size, np.random.default_rng(i))
+                          for i in range(k)]
+    else:
+        maker = fractal_maker("fractal_multi", "train", size, seed=0, num_classes=100)
+        cache = list(maker.cache)
+        make = lambda k: [ref.multi_instance_reference(cache, maker.cache_labels, 100, size,
+                                                       np.random.default_rng(i)) for i in range(k)]
+    result = rate(make, count, repeats=1)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    return result
 
 
 def torch_rates(size: int, count: int, device: str) -> dict:
@@ -102,34 +103,32 @@ def torch_rates(size: int, count: int, device: str) -> dict:
     gen = torch.Generator(device).manual_seed(0)
     n = num_points(size, 2.0)
     cats = [instance_system(c, 2) for c in published_categories(100)]
-    cats = [cats[i % 100] for i in range(count)]
+    systems = sample_systems(100, 0)
 
-    def fractaldb():
-        points = torch_ifs.iterate_torch(cats, n, generator=gen, device=device)
+    def fractaldb(k):
+        points = torch_ifs.iterate_torch([cats[i % 100] for i in range(k)], n, generator=gen, device=device)
         return torch_ifs.render_patch_torch(points, size, default_pad(size), generator=gen)
 
-    systems = sample_systems(100, 0)
-    systems = [systems[i % 100] for i in range(count)]
-    starts = np.stack([fixed_point(s) for s in systems])
-    scales = torch.ones(count, 2, device=device)
-    shifts = torch.zeros(count, 2, device=device)
+    def single(k):
+        chosen = [systems[i % 100] for i in range(k)]
+        points = torch_ifs.iterate_torch(chosen, n, np.stack([fixed_point(s) for s in chosen]), generator=gen,
+                                         device=device)
+        patches = (torch.rand(k, 9, generator=gen, device=device) < 0.5).float()
+        ones, zeros = torch.ones(k, 2, device=device), torch.zeros(k, 2, device=device)
+        return torch_ifs.render_counts_torch(points, ones, zeros, patches, size)
 
-    def single():
-        points = torch_ifs.iterate_torch(systems, n, starts, generator=gen, device=device)
-        patches = (torch.rand(count, 9, generator=gen, device=device) < 0.5).float()
-        return torch_ifs.render_counts_torch(points, scales, shifts, patches, size)
-
-    return {"fractaldb_gray": rate(fractaldb, count, sync=sync), "single_gray": rate(single, count, sync=sync)}
+    repeats = 2 if device.startswith("cuda") else 1
+    return {"fractaldb_gray": rate(fractaldb, count, repeats, sync),
+            "single_gray": rate(single, count, repeats, sync)}
 
 
 def search_rates(count: int, ref_count: int) -> dict:
     """Candidates/s of FractalDB's category search (filling rate, 100,000 points at 512 px)."""
     systems = [sample_fractaldb_system(np.random.default_rng([0, j])) for j in range(count)]
-    seeds = np.arange(count, dtype=np.uint64)
-    fast = rate(lambda: filling_rate(systems, seeds), count)
+    fast = rate(lambda k: filling_rate(systems[:k], np.arange(k, dtype=np.uint64)), count)
     numba.set_num_threads(1)
-    slow = rate(lambda: [ref.filling_rate_reference(s, np.random.default_rng(j))
-                         for j, s in enumerate(systems[:ref_count])], ref_count, repeats=1)
+    slow = rate(lambda k: [ref.filling_rate_reference(s, np.random.default_rng(j))
+                           for j, s in enumerate(systems[:k])], ref_count, repeats=1)
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     return {"fast": fast, "reference": slow, "speedup": fast / slow}
 
@@ -140,11 +139,14 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="torch path device: cpu or cuda")
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 96])
     args = parser.parse_args()
-    torch.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    # torch on the CPU gets one thread: with two, its OpenMP pool stalls whenever the machine is shared
+    torch.set_num_threads(1)
     all_threads = numba.config.NUMBA_NUM_THREADS
     threads = [all_threads] if args.quick else sorted({1, all_threads})
     scale = 1 if args.quick else 2
+    started = time.perf_counter()
     results = {"host": socket.gethostname(), "cpu_threads": all_threads, "device": args.device,
+               "load_average_at_start": os.getloadavg(),
                "quick": args.quick, "torch": torch.__version__, "numba": numba.__version__,
                "python": platform.python_version(), "original_code_images_per_s": ORIGINAL, "sizes": {}}
     for size in args.sizes:
@@ -153,23 +155,33 @@ def main() -> None:
         row = {}
         for name in ("fractaldb", "fractal_single", "fractal_multi"):
             fast = fast_rates(name, size, count, threads)
-            ref_count = {"fractaldb": 2 if big else 8, "fractal_single": 16, "fractal_multi": 64}[name] * scale
+            ref_count = {"fractaldb": 2 if big else 8, "fractal_single": 16, "fractal_multi": 48}[name] * scale
             slow = reference_rate(name, size, ref_count)
             best_1 = fast.get("1_threads", fast[f"{all_threads}_threads"] / all_threads)
             row[name] = {"fast": fast, "reference": slow,
                          "speedup_all_threads": fast[f"{all_threads}_threads"] / slow,
                          "speedup_per_core": best_1 / slow}
-            print(f"{size:3d} px {name:15s} fast {fast[f'{all_threads}_threads']:8.0f}/s "
-                  f"({best_1:6.0f}/s/core)  reference {slow:7.1f}/s  "
-                  f"x{row[name]['speedup_all_threads']:.0f} (x{row[name]['speedup_per_core']:.1f} per core)",
+            original = ORIGINAL.get(name, {}).get(str(size))
+            vs_original = ""
+            if original:  # per core, against the original code's range quoted in FRACTALS.md
+                row[name]["per_core_vs_original"] = [best_1 / original[1], best_1 / original[0]]
+                vs_original = f", x{best_1 / original[1]:.1f}-{best_1 / original[0]:.1f} the original's"
+            print(f"{size:3d} px {name:15s} fast {fast[f'{all_threads}_threads']:7.0f}/s "
+                  f"({best_1:5.0f}/s/core)  reference {slow:6.1f}/s  "
+                  f"x{row[name]['speedup_all_threads']:.0f} "
+                  f"(x{row[name]['speedup_per_core']:.0f} per core{vs_original})",
                   flush=True)
-        row["torch"] = torch_rates(size, (128 if big else 512) * scale, args.device)
+        on_gpu = args.device.startswith("cuda")
+        torch_count = (256 if big else 1024) * scale if on_gpu else (16 if big else 64)
+        row["torch"] = torch_rates(size, torch_count, args.device)
         print(f"{size:3d} px torch ({args.device}): FractalDB gray {row['torch']['fractaldb_gray']:.0f}/s, "
               f"Single-Instance gray {row['torch']['single_gray']:.0f}/s", flush=True)
         results["sizes"][str(size)] = row
-    results["search"] = search_rates(64 * scale, 2 * scale)
+    results["search"] = search_rates(64 * scale, 1 * scale)
     print(f"FractalDB search: fast {results['search']['fast']:.0f} candidates/s, reference "
           f"{results['search']['reference']:.2f}/s, x{results['search']['speedup']:.0f}")
+    results["load_average_at_end"] = os.getloadavg()
+    results["wall_s"] = time.perf_counter() - started
     tag = socket.gethostname() if args.device == "cpu" else args.device.replace(":", "")
     out = Path(__file__).parent / "results" / f"fractals_{tag}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -73,7 +73,15 @@ def main(argv=None) -> None:
     parser.add_argument("sweep", choices=sorted(SWEEPS))
     parser.add_argument("--profile", default="cpu", choices=PROFILES)
     parser.add_argument("--dry-run", action="store_true", help="list the runs and their state, run nothing")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice); 1 is much faster when other "
+                             "processes share the cores. Results can differ from another count in float rounding.")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error("--threads must be >= 1")
+        import torch
+        torch.set_num_threads(args.threads)
     for row in run_sweep(args.sweep, args.profile, args.dry_run):
         print(f"{row['status']:>15}  {row['experiment']}/{row['run']}" + (f"  {row['seconds']} s" if "seconds" in row else ""))
 

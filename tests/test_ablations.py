@@ -178,3 +178,12 @@ def test_results_of_a_profile_without_runs_is_empty(results_dir):
     from mae_study.experiments import ablations_analysis as A
     assert A.results("ci").empty
     assert A.table("ci", "mask_ratio")["trials"].eq(0).all()
+
+
+def test_linear_probe_uses_its_own_learning_rate_everywhere():
+    from mae_study.experiments.ablations import MODE_CHANGES, finetune_params
+    plan = ablations.plan("cpu")
+    for e, name, p, _ in plan:
+        if e == FINETUNE:
+            assert p == finetune_params("cpu", p["pretrained"], p["mode"], p["seed"])
+            assert (p["lr"] == MODE_CHANGES["linear"]["lr"]) == (p["mode"] == "linear")

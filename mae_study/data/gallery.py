@@ -58,7 +58,7 @@ def generator_samples(name: str, image_size: int, seed: int, count: int, num_cla
 
 
 def generator_gallery(image_size: int = 96, seed: int = 0, per_row: int = 8,
-                      names: tuple[str, ...] = ("fractaldb", "fractal_single", "fractal_multi", "builtin")) -> Figure:
+                      names: tuple[str, ...] = tuple(GENERATOR_TITLES)) -> Figure:
     """One row of samples per generator."""
     images = np.stack([generator_samples(name, image_size, seed, per_row) for name in names])
     return image_grid(images, row_titles=[GENERATOR_TITLES[n] for n in names])

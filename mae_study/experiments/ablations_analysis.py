@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -34,7 +33,6 @@ PAPER_SETTING = {"model": "ViT-L/16", "embed_dim": 1024, "depth": 24, "num_heads
 VIT_L = MAEConfig(img_size=224, patch_size=16, embed_dim=1024, depth=24, num_heads=16, decoder_embed_dim=512,
                   decoder_depth=8, decoder_num_heads=16)
 """The paper's ablation model (ViT-L/16 encoder, 8 x 512 decoder), for its analytic FLOPs."""
-PAPER_FLOPS_RATIO = 3.3  # Table 1c: encoder with mask tokens, relative FLOPs (from the reference file)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,11 +110,14 @@ def _encoder_width(profile: str) -> int:
     return build_model_config(pretrain_params(profile, {}, 0)).embed_dim
 
 
-def paper_numbers(table: str, encoder_width: int | None = None) -> dict:
-    """The paper's (fine-tune, linear) top-1 per arm value, from ``data/reference/mae_ablation_<table>.csv``;
-    empty when the seeds give the table only as a figure (mask ratio, sampling, target).
+def paper_numbers(table: str) -> dict:
+    """The paper's (fine-tune, linear) top-1 per arm value, from ``data/reference/mae_ablation_<table>.csv``
+    (columns ``finetune_top1``, ``linear_top1`` and the arm: ``decoder_depth``, ``decoder_width``,
+    ``case``; or, if ever transcribed, ``mask_ratio``, ``sampling`` + ``mask_ratio``, ``target`` =
+    pixel / norm_pixel). Empty when there is no file: the seeds give the mask-ratio, sampling and
+    target results only in words.
 
-    Decoder widths are matched by their fraction of the encoder width (the paper's encoder is 1024 wide)."""
+    Decoder widths are keyed by their fraction of the encoder width (the paper's encoder is 1024 wide)."""
     path = reference_root() / f"mae_ablation_{check_table(table)}.csv"
     if not path.exists():
         return {}
@@ -153,7 +154,7 @@ def table(profile: str, name: str) -> pd.DataFrame:
     loss = pre.set_index("run")["final_loss"] if len(pre) else pd.Series(dtype=float)
     grid = GRIDS[profile][name]
     enc = _encoder_width(profile)
-    paper = paper_numbers(name, enc)
+    paper = paper_numbers(name)
     rows = []
     for arm in grid.arms():
         value = arm_value(name, arm)
@@ -285,14 +286,14 @@ def _fmt(d: float, se: float) -> str:
 
 
 def _paper_pair(table: str, keys: list, mode: str, encoder_width: int, fallback: str) -> str:
-    paper = paper_numbers(table, encoder_width)
+    paper = paper_numbers(table)
     i = 0 if mode == "full" else 1
     got = [(k, paper[_paper_key(table, k, encoder_width)][i]) for k in keys
            if _paper_key(table, k, encoder_width) in paper]
     if len(got) < len(keys):
         return fallback
     return "; ".join(f"{arm_label(table, k) if table != 'decoder_width' else f'{k / encoder_width:g}x width'}: "
-                     f"{v:g}" for k, v in got)
+                     f"{v:.1f}" for k, v in got)
 
 
 def claims_from(res: pd.DataFrame, cost: pd.DataFrame | None = None, encoder_width: int = 96,
@@ -485,6 +486,8 @@ def setting(profile: str) -> dict:
             "num_classes": int(f["config.data.num_classes"]) if f is not None else None,
             "finetune_epochs": int(f["config.train.num_epochs"]) if f is not None else None,
             "average_last": int(f["config.params.average_last"]) if f is not None else None,
+            "lr": {m: float(ft.loc[ft["config.params.mode"] == m, "config.train.lr"].iloc[0])
+                   for m in MODES if len(ft) and (ft["config.params.mode"] == m).any()},
             "seeds": len(GRIDS[profile]["mask_ratio"].pretrain_seeds),
             "pretrain_runs": len(pre), "finetune_runs": len(ft),
             "wall_time_min": (pre["final.wall_time_s"].sum() + (ft["final.wall_time_s"].sum() if len(ft) else 0)) / 60}
@@ -511,8 +514,9 @@ def scale_gap(profile: str) -> pd.DataFrame:
         ("pre-training length", f"{P['pretrain_epochs']} epochs ({o['images_seen_gap']:,.0f}x the images seen)",
          f"{o['pretrain_epochs']} epochs, batch {o['batch_size']}"),
         ("evaluation", f"{P['data']}: fine-tune {P['finetune_epochs']} epochs, linear probe {P['linear_epochs']} epochs",
-         (f"{o['num_train']:,} labelled images ({o['num_classes']} classes), {o['finetune_epochs']} epochs for either, tested on "
-          f"{o['num_test']:,}; mean of the last {o['average_last']} epochs") if o["num_train"] else "not run"),
+         (f"{o['num_train']:,} labelled images ({o['num_classes']} classes), {o['finetune_epochs']} epochs for "
+          f"either, tested on {o['num_test']:,}; mean of the last {o['average_last']} epochs")
+         if o["num_train"] else "not run"),
         ("trials per entry", "one (no spread reported)", f"{o['seeds']} pre-training seed(s) per arm"),
     ]
     return pd.DataFrame(rows, columns=["", f"He et al. ({P['model']})", f"this study (profile {profile})"]).set_index("")
@@ -520,6 +524,5 @@ def scale_gap(profile: str) -> pd.DataFrame:
 
 def recon_runs(profile: str, seed: int = 0) -> dict:
     """The target table's two runs of one seed: {"pixels": RunDir, "normalised pixels": RunDir}."""
-    return {arm_label("target", v): RunDir(profile, PRETRAIN, pretrain_name(pretrain_params(profile, {"norm_pix_loss": v},
-                                                                                          seed)))
-            for v in (False, True)}
+    names = {v: pretrain_name(pretrain_params(profile, {"norm_pix_loss": v}, seed)) for v in (False, True)}
+    return {arm_label("target", v): RunDir(profile, PRETRAIN, name) for v, name in names.items()}

@@ -91,14 +91,14 @@ def snapshot_reconstructions(model: MaskedAutoencoder, imgs: torch.Tensor, mean,
         m = unpatchify(m, cfg.patch_size, cfg.in_chans)
         recon = unpatchify(pred, cfg.patch_size, cfg.in_chans)
         pasted = imgs * (1 - m) + recon * m
-        masked = imgs * (1 - m) + (-torch.tensor(mean).view(1, -1, 1, 1) / torch.tensor(std).view(1, -1, 1, 1)) * 0 * m
     model.train()
 
     def to_uint8(x):
         x = x.cpu() * torch.tensor(std).view(1, -1, 1, 1) + torch.tensor(mean).view(1, -1, 1, 1)
         return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    masked_img = to_uint8(masked)
-    masked_img[to_uint8(m * 0 + m).astype(bool)] = 128  # masked patches shown grey
+    hidden = m.permute(0, 2, 3, 1).cpu().numpy().astype(bool)  # (n, H, W, C)
+    masked_img = to_uint8(imgs)
+    masked_img[hidden] = 128  # masked patches shown grey
     return {"masked": masked_img, "pasted": to_uint8(pasted), "original": to_uint8(imgs),
             "mask": m[:, 0].cpu().numpy().astype(np.uint8)}
 

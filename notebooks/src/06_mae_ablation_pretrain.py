@@ -12,8 +12,8 @@
 
 # %%
 import pandas as pd
-from mae_study.experiments.ablations import (FINETUNE, MAE_ABLATION_FINETUNE, MAE_ABLATION_PRETRAIN, MODES,
-                                             PRETRAIN, canonical, finetune_name, pretrain_name)
+from mae_study.experiments.ablations import (FINETUNE, MAE_ABLATION_PRETRAIN, MODES, PRETRAIN, canonical,
+                                             finetune_name, finetune_params, pretrain_name)
 from mae_study.experiments.finetune import run_finetune
 from mae_study.experiments.pretrain import run_pretrain
 from mae_study.params import notebook_params
@@ -57,13 +57,13 @@ reporting.plot_reconstructions(run);
 # %% [markdown]
 # ## Evaluation: full fine-tuning and a linear probe
 # Test accuracy, averaged over the final epochs, of a linear head on the encoder trained with all
-# weights (`full`) or with the encoder frozen (`linear`).
+# weights (`full`) or with the encoder frozen (`linear`, with a larger learning rate).
 
 # %%
 evals = {}
 for mode in MODES:
-    p = MAE_ABLATION_FINETUNE.resolve(params["profile"], pretrained=run.name, mode=mode)
-    evals[mode] = run_finetune(p, FINETUNE, run_name=finetune_name(run.name, mode, p["seed"]))
+    evals[mode] = run_finetune(finetune_params(params["profile"], run.name, mode), FINETUNE,
+                               run_name=finetune_name(run.name, mode, 0))
 pd.DataFrame({mode: r.read("final.json") for mode, r in evals.items()}).T
 
 # %% [markdown]

@@ -45,23 +45,32 @@ def diamond_square(seed: np.uint64, n: int, decay: float) -> np.ndarray:
     return grid
 
 
+@njit(cache=True)
+def _background_one(seed, decay, ranges, n, out):
+    # one background: noise on an n x n grid, its top-left corner coloured -> out (size, size, 3)
+    size = out.shape[0]
+    noise = diamond_square(seed, n, decay)
+    lo, hi = np.inf, -np.inf
+    for r in range(size):
+        for c in range(size):
+            lo, hi = min(lo, noise[r, c]), max(hi, noise[r, c])
+    scale = 1.0 / (hi - lo) if hi > lo else 0.0
+    h0, hspan, s0, s1, v0, v1 = ranges[0], ranges[1], ranges[2], ranges[3], ranges[4], ranges[5]
+    for r in range(size):
+        for c in range(size):
+            g = (noise[r, c] - lo) * scale
+            out[r, c, 0], out[r, c, 1], out[r, c, 2] = hsv_to_rgb(h0 + g * hspan, s0 + g * (s1 - s0),
+                                                                  v0 + g * (v1 - v0))
+
+
 @njit(cache=True, parallel=True)
 def _backgrounds_kernel(seeds, decays, ranges, size, out):
     # seeds (B,), decays (B,), ranges (B, 6) -> out (B, size, size, 3) float32 RGB in [0, 1]
     n = 2
     while n + 1 < size:
         n *= 2
-    n += 1
     for b in prange(len(seeds)):
-        noise = diamond_square(seeds[b], n, decays[b])[:size, :size]
-        lo, hi = noise.min(), noise.max()
-        scale = 1.0 / (hi - lo) if hi > lo else 0.0
-        h0, hspan, s0, s1, v0, v1 = ranges[b]
-        for r in range(size):
-            for c in range(size):
-                g = (noise[r, c] - lo) * scale
-                out[b, r, c, 0], out[b, r, c, 1], out[b, r, c, 2] = hsv_to_rgb(
-                    h0 + g * hspan, s0 + g * (s1 - s0), v0 + g * (v1 - v0))
+        _background_one(seeds[b], decays[b], ranges[b], n + 1, out[b])
 
 
 def background_params(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ import torch
 from ...paths import cache_root
 from ..base import ImageTensorDataset
 
-GENERATOR_VERSION = 1  # bump when a generator's output changes for the same config
+GENERATOR_VERSION = 2  # bump when a generator's output changes for the same config
 
 
 def config_hash(config: dict) -> str:

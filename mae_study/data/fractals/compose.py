@@ -43,24 +43,29 @@ def _finish(img, blur_sigma, out):
                 out[ch, r, c] = np.uint8(min(max(img[r, c, ch] * 255.0 + 0.5, 0.0), 255.0))
 
 
+@njit(cache=True)
+def _compose_single_one(gray, flip_t, flip_v, flip_h, hue, sat, val, img, blur_sigma, out):
+    # one image: gray (S, S), background img (S, S, 3) overwritten -> out (3, S, S) uint8
+    size = gray.shape[0]
+    for r in range(size):
+        for c in range(size):
+            rr, cc = (c, r) if flip_t else (r, c)  # transpose, vertical, horizontal flip
+            if flip_v:
+                rr = size - 1 - rr
+            if flip_h:
+                cc = size - 1 - cc
+            g = gray[rr, cc]
+            if g > 0:
+                img[r, c, 0], img[r, c, 1], img[r, c, 2] = hsv_to_rgb(g + hue, sat, val)
+    _finish(img, blur_sigma, out)
+
+
 @njit(cache=True, parallel=True)
 def _compose_single_kernel(gray, flips, colours, backgrounds, blur_sigmas, out):
     # gray (B, S, S), flips (B, 3), colours (B, 3), backgrounds (B, S, S, 3) -> out (B, 3, S, S) uint8
-    size = gray.shape[1]
     for b in prange(gray.shape[0]):
-        img = backgrounds[b]
-        hue, sat, val = colours[b, 0], colours[b, 1], colours[b, 2]
-        for r in range(size):
-            for c in range(size):
-                rr, cc = (c, r) if flips[b, 0] else (r, c)  # transpose, vertical, horizontal flip
-                if flips[b, 1]:
-                    rr = size - 1 - rr
-                if flips[b, 2]:
-                    cc = size - 1 - cc
-                g = gray[b, rr, cc]
-                if g > 0:
-                    img[r, c, 0], img[r, c, 1], img[r, c, 2] = hsv_to_rgb(g + hue, sat, val)
-        _finish(img, blur_sigmas[b], out[b])
+        _compose_single_one(gray[b], flips[b, 0], flips[b, 1], flips[b, 2], colours[b, 0], colours[b, 1],
+                            colours[b, 2], backgrounds[b], blur_sigmas[b], out[b])
 
 
 def compose_single(gray: np.ndarray, flips: np.ndarray, colours: np.ndarray, backgrounds: np.ndarray,
@@ -81,32 +86,38 @@ def compose_single(gray: np.ndarray, flips: np.ndarray, colours: np.ndarray, bac
     return out
 
 
+@njit(cache=True)
+def _compose_multi_one(cache, items, flips, colours, boxes, img, blur_sigma, out):
+    # one image: items (J,), flips (J, 3), colours (J, 3), boxes (J, 3), background img (S, S, 3)
+    # overwritten -> out (3, S, S) uint8
+    size, h = img.shape[0], cache.shape[1]
+    for j in range(items.shape[0]):
+        k = items[j]
+        if k < 0:
+            continue
+        top, left, side = boxes[j, 0], boxes[j, 1], boxes[j, 2]
+        hue, sat, val = colours[j, 0], colours[j, 1], colours[j, 2]
+        for r in range(max(top, 0), min(top + side, size)):
+            for c in range(max(left, 0), min(left + side, size)):
+                sr, sc = ((r - top) * h) // side, ((c - left) * h) // side  # nearest-neighbour resize
+                if flips[j, 0]:
+                    sr, sc = sc, sr
+                if flips[j, 1]:
+                    sr = h - 1 - sr
+                if flips[j, 2]:
+                    sc = h - 1 - sc
+                g = cache[k, sr, sc]
+                if g > 0:
+                    img[r, c, 0], img[r, c, 1], img[r, c, 2] = hsv_to_rgb(g + hue, sat, val)
+    _finish(img, blur_sigma, out)
+
+
 @njit(cache=True, parallel=True)
 def _compose_multi_kernel(cache, items, flips, colours, boxes, backgrounds, blur_sigmas, out):
     # cache (K, h, h); items (B, J) cache indices (-1 unused); flips (B, J, 3); colours (B, J, 3);
     # boxes (B, J, 3) top, left, side; backgrounds (B, S, S, 3) -> out (B, 3, S, S) uint8
-    size, h = backgrounds.shape[1], cache.shape[1]
     for b in prange(items.shape[0]):
-        img = backgrounds[b]
-        for j in range(items.shape[1]):
-            k = items[b, j]
-            if k < 0:
-                continue
-            top, left, side = boxes[b, j, 0], boxes[b, j, 1], boxes[b, j, 2]
-            hue, sat, val = colours[b, j, 0], colours[b, j, 1], colours[b, j, 2]
-            for r in range(max(top, 0), min(top + side, size)):
-                for c in range(max(left, 0), min(left + side, size)):
-                    sr, sc = ((r - top) * h) // side, ((c - left) * h) // side  # nearest-neighbour resize
-                    if flips[b, j, 0]:
-                        sr, sc = sc, sr
-                    if flips[b, j, 1]:
-                        sr = h - 1 - sr
-                    if flips[b, j, 2]:
-                        sc = h - 1 - sc
-                    g = cache[k, sr, sc]
-                    if g > 0:
-                        img[r, c, 0], img[r, c, 1], img[r, c, 2] = hsv_to_rgb(g + hue, sat, val)
-        _finish(img, blur_sigmas[b], out[b])
+        _compose_multi_one(cache, items[b], flips[b], colours[b], boxes[b], backgrounds[b], blur_sigmas[b], out[b])
 
 
 def compose_multi(cache: np.ndarray, items: np.ndarray, flips: np.ndarray, colours: np.ndarray, boxes: np.ndarray,

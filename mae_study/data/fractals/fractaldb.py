@@ -25,7 +25,7 @@ import numpy as np
 from ...paths import reference_root
 from .ifs import iterate, num_points, sample_fractaldb_system
 from .render import filling_rates, render_patch
-from .seeding import STREAM_CATEGORY, draw_seed, sample_rng
+from .seeding import STREAM_CATEGORY, STREAM_FIGURE, STREAM_SEARCH, draw_seed, make_rng, sample_rng
 
 NUM_PATTERNS = 25
 FLIPS = ("none", "vertical", "horizontal", "both")
@@ -84,9 +84,10 @@ def filling_rate(systems: list[np.ndarray], seeds: np.ndarray, size: int = 512, 
 def search_categories(num_categories: int, seed: int, min_fill: float = 0.2, size: int = 512,
                       num_points: int = 100_000, batch_size: int = 64,
                       max_candidates: int = 1_000_000) -> tuple[list[np.ndarray], np.ndarray]:
-    """FractalDB's category search: candidate ``j`` (drawn from ``(seed, j)``) is kept when its filling
-    rate is at least ``min_fill``; the first ``num_categories`` kept, in candidate order. About 2 % of
-    candidates pass at the defaults, at roughly 10 candidates per second on 2 cores.
+    """FractalDB's category search: candidate ``j`` (drawn from ``make_rng(seed, STREAM_SEARCH, j)``) is
+    kept when its filling rate is at least ``min_fill``; the first ``num_categories`` kept, in candidate
+    order. About 2 % of candidates pass at the defaults; about 300 candidates are tested per second
+    on 2 cores (the original: 0.12-0.17).
 
     Returns:
         categories: list of (M, 7) systems.
@@ -94,7 +95,7 @@ def search_categories(num_categories: int, seed: int, min_fill: float = 0.2, siz
     """
     found, rates = [], []
     for lo in range(0, max_candidates, batch_size):
-        rngs = [np.random.default_rng([seed, j]) for j in range(lo, lo + batch_size)]
+        rngs = [make_rng(seed, STREAM_SEARCH, j) for j in range(lo, lo + batch_size)]
         systems = [sample_fractaldb_system(rng) for rng in rngs]
         fill = filling_rate(systems, np.array([draw_seed(rng) for rng in rngs], dtype=np.uint64), size, num_points)
         for system, rate in zip(systems, fill):
@@ -108,7 +109,7 @@ def search_categories(num_categories: int, seed: int, min_fill: float = 0.2, siz
 
 def category_seed(seed: int, category: int) -> np.uint64:
     """The chaos-game seed shared by every render of ``category`` (the original reseeds with 100)."""
-    return draw_seed(np.random.default_rng([seed, STREAM_CATEGORY, category]))
+    return draw_seed(make_rng(seed, STREAM_CATEGORY, category))
 
 
 def render_instances(systems: list[np.ndarray], iter_seeds: np.ndarray, mask_seeds: np.ndarray, flips: np.ndarray,
@@ -153,10 +154,11 @@ def generate_fractaldb(categories: list[np.ndarray], labels: np.ndarray, key: tu
     return np.repeat(gray[:, None], 3, axis=1)
 
 
-def category_instances(category: np.ndarray, config: FractalDBConfig, seed: int = 0, render: int = 0) -> np.ndarray:
+def category_instances(category: np.ndarray, config: FractalDBConfig, seed: int = 0,
+                       render: int = 0) -> np.ndarray:
     """All 25 weight patterns x 4 flips of one category, one render: (25, 4, S, S) uint8 (for figures)."""
     systems = [instance_system(category, p) for p in range(NUM_PATTERNS) for _ in FLIPS]
-    mask_seeds = [draw_seed(np.random.default_rng([seed, render, p])) for p in range(NUM_PATTERNS) for _ in FLIPS]
+    mask_seeds = [draw_seed(make_rng(seed, STREAM_FIGURE, render, p)) for p in range(NUM_PATTERNS) for _ in FLIPS]
     flips = [f for _ in range(NUM_PATTERNS) for f in range(len(FLIPS))]
     iter_seeds = np.full(len(systems), category_seed(seed, 0), dtype=np.uint64)
     images = render_instances(systems, iter_seeds, np.array(mask_seeds, dtype=np.uint64), np.array(flips), config)

@@ -151,43 +151,48 @@ def pack_systems(systems: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return params, cumprob
 
 
+@njit(cache=True)
+def _chaos_game(p, cum, x0, y0, seed, num_chains, steps, burn_in, drop_before, out):
+    # one system: p (M, 6), cum (M,), start (x0, y0), seed uint64 -> out (steps * C, 2)
+    num_maps = 1  # the system's own maps, not the padded count (none after the first cum == 1 is chosen)
+    while num_maps < len(cum) and cum[num_maps - 1] < 1.0:
+        num_maps += 1
+    xs, ys = np.empty(num_chains), np.empty(num_chains)
+    states = np.empty(num_chains, dtype=np.uint64)
+    for c in range(num_chains):
+        xs[c], ys[c], states[c] = x0, y0, substream(seed, c)
+    for t in range(burn_in + steps):
+        for c in range(num_chains):  # chains interleaved: independent work for the CPU to overlap
+            states[c], u = splitmix_uniform(states[c])
+            k = 0
+            for j in range(num_maps - 1):  # branch-free map choice: k = #{j : u >= cum[j]}
+                k += u >= cum[j]
+            x, y = xs[c], ys[c]
+            nx = p[k, 0] * x + p[k, 1] * y + p[k, 4]
+            ny = p[k, 2] * x + p[k, 3] * y + p[k, 5]
+            xs[c], ys[c] = nx, ny
+            if t >= burn_in:
+                i = (t - burn_in) * num_chains + c
+                out[i, 0], out[i, 1] = nx, ny
+    # A diverging chain stays non-finite (inf * 0 is NaN): drop it from `drop_before` points before
+    # its first non-finite point on, as FractalDB drops the 100 before the first.
+    first_bad = np.full(num_chains, steps)
+    for i in range(steps * num_chains):
+        if not (np.isfinite(out[i, 0]) and np.isfinite(out[i, 1])):
+            first_bad[i % num_chains] = min(first_bad[i % num_chains], i // num_chains)
+    for c in range(num_chains):
+        if first_bad[c] < steps:
+            for t in range(max(0, first_bad[c] - drop_before), steps):
+                out[t * num_chains + c, 0] = np.nan
+                out[t * num_chains + c, 1] = np.nan
+
+
 @njit(cache=True, parallel=True)
 def _iterate_kernel(params, cumprob, starts, seeds, num_chains, steps, burn_in, drop_before, out):
     # params (S, M, 6), cumprob (S, M), starts (S, 2), seeds (S,) uint64 -> out (S, steps * C, 2)
     for s in prange(params.shape[0]):
-        p, cum = params[s], cumprob[s]
-        num_maps = 1  # the system's own maps, not the padded count (none after the first cum == 1 is chosen)
-        while num_maps < len(cum) and cum[num_maps - 1] < 1.0:
-            num_maps += 1
-        xs = np.full(num_chains, starts[s, 0])
-        ys = np.full(num_chains, starts[s, 1])
-        states = np.empty(num_chains, dtype=np.uint64)
-        for c in range(num_chains):
-            states[c] = substream(seeds[s], c)
-        for t in range(burn_in + steps):
-            for c in range(num_chains):  # chains interleaved: independent work for the CPU to overlap
-                states[c], u = splitmix_uniform(states[c])
-                k = 0
-                for j in range(num_maps - 1):  # branch-free map choice: k = #{j : u >= cum[j]}
-                    k += u >= cum[j]
-                x, y = xs[c], ys[c]
-                nx = p[k, 0] * x + p[k, 1] * y + p[k, 4]
-                ny = p[k, 2] * x + p[k, 3] * y + p[k, 5]
-                xs[c], ys[c] = nx, ny
-                if t >= burn_in:
-                    i = (t - burn_in) * num_chains + c
-                    out[s, i, 0], out[s, i, 1] = nx, ny
-        # A diverging chain stays non-finite (inf * 0 is NaN): drop it from `drop_before` points
-        # before its first non-finite point on, as FractalDB drops the 100 before the first.
-        first_bad = np.full(num_chains, steps)
-        for i in range(steps * num_chains):
-            if not (np.isfinite(out[s, i, 0]) and np.isfinite(out[s, i, 1])):
-                first_bad[i % num_chains] = min(first_bad[i % num_chains], i // num_chains)
-        for c in range(num_chains):
-            if first_bad[c] < steps:
-                for t in range(max(0, first_bad[c] - drop_before), steps):
-                    out[s, t * num_chains + c, 0] = np.nan
-                    out[s, t * num_chains + c, 1] = np.nan
+        _chaos_game(params[s], cumprob[s], starts[s, 0], starts[s, 1], seeds[s], num_chains, steps, burn_in,
+                    drop_before, out[s])
 
 
 def iterate(systems: list[np.ndarray], seeds: np.ndarray, num_points: int, starts: np.ndarray | None = None,

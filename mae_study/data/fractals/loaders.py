@@ -62,7 +62,8 @@ class MultiInstanceMaker:
     config: MultiInstanceConfig
 
     def __call__(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return generate_multi_instance(self.cache, self.cache_labels, self.num_classes, self.key, indices, self.config)
+        return generate_multi_instance(self.cache, self.cache_labels, self.num_classes, self.key, indices,
+                                       self.config)
 
 
 def fractal_maker(name: str, split: str, image_size: int, seed: int, num_classes: int = DEFAULT_NUM_CLASSES,

@@ -41,30 +41,36 @@ def _scale(lo, hi, span):
     return span / (hi - lo) if hi > lo else 0.0
 
 
+@njit(cache=True)
+def _render_patch_one(points, mask_seed, size, pad, value, out):
+    # one cloud: points (P, 2), mask_seed uint64 -> out (size, size) uint8, zero on entry
+    xmin, xmax, ymin, ymax, n = _bbox(points)
+    if n == 0:
+        return
+    span = size - 2 * pad - 1
+    sx, sy = _scale(xmin, xmax, span), _scale(ymin, ymax, span)
+    flat = out.ravel()  # a flat view with unsigned indices spares numba's negative-index checks
+    state = substream(mask_seed, 0)
+    for p in range(points.shape[0]):
+        state, z = splitmix_next(state)  # one mask per point, dropped points included
+        x, y = np.float64(points[p, 0]), np.float64(points[p, 1])
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue
+        col = pad + np.int64((x - xmin) * sx)
+        row = pad + np.int64((y - ymin) * sy)
+        mask = np.uint64(1) + z % np.uint64(511)
+        corner = np.uint64((row - 1) * size + col - 1)  # pad >= 1 keeps the patch inside
+        for dy in range(3):
+            for dx in range(3):  # cell (dy, dx) takes bit 3 dy + dx
+                bit = (mask >> np.uint64(3 * dy + dx)) & np.uint64(1)
+                flat[corner + np.uint64(dy * size + dx)] = np.uint8(value) * np.uint8(bit)
+
+
 @njit(cache=True, parallel=True)
 def _render_patch_kernel(points, mask_seeds, size, pad, value, out):
     # points (S, P, 2), mask_seeds (S,) uint64 -> out (S, size, size) uint8, zero on entry
-    span = size - 2 * pad - 1
     for s in prange(points.shape[0]):
-        xmin, xmax, ymin, ymax, n = _bbox(points[s])
-        if n == 0:
-            continue
-        sx, sy = _scale(xmin, xmax, span), _scale(ymin, ymax, span)
-        flat = out[s].ravel()  # a flat view with unsigned indices spares numba's negative-index checks
-        state = substream(mask_seeds[s], 0)
-        for p in range(points.shape[1]):
-            state, z = splitmix_next(state)  # one mask per point, dropped points included
-            x, y = np.float64(points[s, p, 0]), np.float64(points[s, p, 1])
-            if not (np.isfinite(x) and np.isfinite(y)):
-                continue
-            col = pad + np.int64((x - xmin) * sx)
-            row = pad + np.int64((y - ymin) * sy)
-            mask = np.uint64(1) + z % np.uint64(511)
-            corner = np.uint64((row - 1) * size + col - 1)  # pad >= 1 keeps the patch inside
-            for dy in range(3):
-                for dx in range(3):  # cell (dy, dx) takes bit 3 dy + dx
-                    bit = (mask >> np.uint64(3 * dy + dx)) & np.uint64(1)
-                    flat[corner + np.uint64(dy * size + dx)] = np.uint8(value) * np.uint8(bit)
+        _render_patch_one(points[s], mask_seeds[s], size, pad, value, out[s])
 
 
 def render_patch(points: np.ndarray, mask_seeds: np.ndarray, size: int, pad: int, value: int = 127) -> np.ndarray:
@@ -77,26 +83,31 @@ def render_patch(points: np.ndarray, mask_seeds: np.ndarray, size: int, pad: int
     return out
 
 
+@njit(cache=True)
+def _filling_rate_one(points, size, pad):
+    # one cloud: points (P, 2) -> fraction of the size x size pixels hit by at least one point
+    xmin, xmax, ymin, ymax, n = _bbox(points)
+    if n == 0:
+        return 0.0
+    span = size - 2 * pad - 1
+    sx, sy = _scale(xmin, xmax, span), _scale(ymin, ymax, span)
+    hit = np.zeros((size, size), dtype=np.bool_)
+    count = 0
+    for p in range(points.shape[0]):
+        x, y = np.float64(points[p, 0]), np.float64(points[p, 1])
+        if np.isfinite(x) and np.isfinite(y):
+            row, col = pad + np.int64((y - ymin) * sy), pad + np.int64((x - xmin) * sx)
+            if not hit[row, col]:
+                hit[row, col] = True
+                count += 1
+    return count / (size * size)
+
+
 @njit(cache=True, parallel=True)
 def _filling_kernel(points, size, pad, out):
-    # points (S, P, 2) -> out (S,) fraction of the size x size pixels hit by at least one point
-    span = size - 2 * pad - 1
+    # points (S, P, 2) -> out (S,)
     for s in prange(points.shape[0]):
-        xmin, xmax, ymin, ymax, n = _bbox(points[s])
-        if n == 0:
-            out[s] = 0.0
-            continue
-        sx, sy = _scale(xmin, xmax, span), _scale(ymin, ymax, span)
-        hit = np.zeros((size, size), dtype=np.bool_)
-        count = 0
-        for p in range(points.shape[1]):
-            x, y = np.float64(points[s, p, 0]), np.float64(points[s, p, 1])
-            if np.isfinite(x) and np.isfinite(y):
-                row, col = pad + np.int64((y - ymin) * sy), pad + np.int64((x - xmin) * sx)
-                if not hit[row, col]:
-                    hit[row, col] = True
-                    count += 1
-        out[s] = count / (size * size)
+        out[s] = _filling_rate_one(points[s], size, pad)
 
 
 def filling_rates(points: np.ndarray, size: int = 512, pad: int = 6) -> np.ndarray:
@@ -106,35 +117,48 @@ def filling_rates(points: np.ndarray, size: int = 512, pad: int = 6) -> np.ndarr
     return out
 
 
+@njit(cache=True)
+def _render_counts_one(points, scale_x, scale_y, shift_x, shift_y, patch, size, out):
+    # one cloud: points (P, 2), patch (9,) -> out (size, size) float32 in [0, 1]
+    xmin, xmax, ymin, ymax, n = _bbox(points)
+    ex, ey = max(xmax - xmin, 1e-12), max(ymax - ymin, 1e-12)
+    w, h = ex * scale_x, ey * scale_y
+    x0 = (xmin + xmax) / 2 + shift_x * ex - w / 2
+    y0 = (ymin + ymax) / 2 + shift_y * ey - h / 2
+    kx, ky = size / w, size / h
+    counts = np.zeros((size + 2, size + 2), dtype=np.float32)  # points per pixel, 1-pixel border
+    for p in range(points.shape[0] if n > 0 else 0):
+        fx = (np.float64(points[p, 0]) - x0) * kx
+        fy = (np.float64(points[p, 1]) - y0) * ky
+        if 0.0 <= fx <= size and 0.0 <= fy <= size:  # False for NaN
+            counts[1 + min(np.int64(fy), size - 1), 1 + min(np.int64(fx), size - 1)] += 1.0
+    # every point pastes the patch centred on it: pixel (r, c) gets cell (dy, dx) of each point at
+    # (r - dy, c - dx), one shifted add per nonzero cell (the inner loop is contiguous: SIMD)
+    for r in range(size):
+        for c in range(size):
+            out[r, c] = 0.0
+    for o in range(9):
+        if patch[o] != 0:
+            dr, dc, weight = 2 - o // 3, 2 - o % 3, patch[o]
+            for r in range(size):
+                for c in range(size):
+                    out[r, c] += weight * counts[r + dr, c + dc]
+    peak = np.float32(0.0)
+    for r in range(size):
+        for c in range(size):
+            peak = max(peak, out[r, c])
+    if peak > 0:
+        for r in range(size):
+            for c in range(size):
+                out[r, c] /= peak
+
+
 @njit(cache=True, parallel=True)
 def _render_counts_kernel(points, scales, shifts, patches, size, out):
     # points (S, P, 2), scales (S, 2), shifts (S, 2), patches (S, 9) -> out (S, size, size) float32
     for s in prange(points.shape[0]):
-        xmin, xmax, ymin, ymax, n = _bbox(points[s])
-        ex, ey = max(xmax - xmin, 1e-12), max(ymax - ymin, 1e-12)
-        w, h = ex * scales[s, 0], ey * scales[s, 1]
-        x0 = (xmin + xmax) / 2 + shifts[s, 0] * ex - w / 2
-        y0 = (ymin + ymax) / 2 + shifts[s, 1] * ey - h / 2
-        kx, ky = size / w, size / h
-        counts = np.zeros((size + 2, size + 2), dtype=np.float32)  # points per pixel, 1-pixel border
-        for p in range(points.shape[1] if n > 0 else 0):
-            fx = (np.float64(points[s, p, 0]) - x0) * kx
-            fy = (np.float64(points[s, p, 1]) - y0) * ky
-            if 0.0 <= fx <= size and 0.0 <= fy <= size:  # False for NaN
-                counts[1 + min(np.int64(fy), size - 1), 1 + min(np.int64(fx), size - 1)] += 1.0
-        # every point pastes the patch centred on it: pixel (r, c) gets cell (dy, dx) of each point at
-        # (r - dy, c - dx); only the patch's nonzero cells are visited
-        img = out[s]
-        img[:] = 0.0
-        for o in range(9):  # one shifted add per nonzero cell; the inner loop is contiguous (SIMD)
-            if patches[s, o] != 0:
-                dr, dc, weight = 2 - o // 3, 2 - o % 3, patches[s, o]
-                for r in range(size):
-                    for c in range(size):
-                        img[r, c] += weight * counts[r + dr, c + dc]
-        peak = img.max()
-        if peak > 0:
-            out[s] /= peak
+        _render_counts_one(points[s], scales[s, 0], scales[s, 1], shifts[s, 0], shifts[s, 1], patches[s], size,
+                           out[s])
 
 
 def render_counts(points: np.ndarray, scales: np.ndarray, shifts: np.ndarray, patches: np.ndarray,

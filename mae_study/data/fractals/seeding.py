@@ -2,9 +2,10 @@
 
 The original Anderson & Farrell code creates one random generator before the data-loader workers
 fork, so every worker draws the same augmentations. Here nothing shares a stream: sample ``i`` of a
-stream ``key`` (a tuple such as ``(seed, split_code)``) draws all its random choices from
-``numpy.random.default_rng([*key, i])``, so it is the same whether it is generated alone, in a
-batch, or in any worker.
+stream ``key`` (a tuple such as ``(seed, split_code, epoch)``) draws all its random choices from
+``make_rng(*key, i)``, so it is the same whether it is generated alone, in a batch, or in any worker.
+``make_rng`` appends the number of words to numpy's seed sequence: without it, ``[a, b]`` and
+``[a, b, 0]`` would seed the same stream (numpy pads short entropy with zeros).
 
 Inside the numba kernels the many random numbers per image (map choices, patch masks, background
 noise) come from SplitMix64, a tiny counter-style generator seeded with one 64-bit integer that the
@@ -21,6 +22,9 @@ STREAM_SYSTEMS = 101  # the class systems (shared by all splits)
 STREAM_LABELS = 102  # the label order within each block of classes
 STREAM_CACHE = 103  # Multi-Instance: the cache of rendered fractals
 STREAM_CATEGORY = 104  # FractalDB: the map sequence of a category
+STREAM_SEARCH = 105  # FractalDB: candidates of the category search
+STREAM_FIGURE = 106  # FractalDB: patch masks of the gallery figure
+
 
 def check_choice(param: str, value, allowed) -> None:
     """Raise ``ValueError`` naming ``param`` and the allowed values when ``value`` is not one of them."""
@@ -28,15 +32,14 @@ def check_choice(param: str, value, allowed) -> None:
         raise ValueError(f"{param}={value!r} is not one of {sorted(allowed)}")
 
 
-def split_key(seed: int, split: str) -> tuple[int, int]:
-    """The stream key of one split of a data set: ``(seed, code of split)``."""
-    check_choice("split", split, SPLIT_CODES)
-    return (int(seed), SPLIT_CODES[split])
+def make_rng(*words: int) -> np.random.Generator:
+    """A numpy generator seeded by the words and their count (so no two word lists share a stream)."""
+    return np.random.default_rng([*(int(w) for w in words), len(words)])
 
 
 def sample_rng(key: tuple[int, ...], index: int) -> np.random.Generator:
     """The numpy generator that owns every random choice of sample ``index`` of stream ``key``."""
-    return np.random.default_rng([*key, int(index)])
+    return make_rng(*key, index)
 
 
 def draw_seed(rng: np.random.Generator) -> np.uint64:
@@ -58,7 +61,7 @@ def balanced_labels(indices: np.ndarray, num_classes: int, key: tuple[int, ...])
     blocks = indices // num_classes
     labels = np.empty_like(indices)
     for block in np.unique(blocks):
-        order = np.random.default_rng([*key, STREAM_LABELS, int(block)]).permutation(num_classes)
+        order = make_rng(*key, STREAM_LABELS, block).permutation(num_classes)
         here = blocks == block
         labels[here] = order[indices[here] % num_classes]
     return labels

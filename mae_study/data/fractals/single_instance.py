@@ -5,8 +5,8 @@ window and a random 3x3 patch (``render.render_counts``), flip, colour, paste on
 background, maybe blur. Label = the system's index.
 
 Departures from the original code, on purpose:
-- every random choice of sample ``i`` comes from ``default_rng([*key, i])`` (the original shared one
-  generator across data-loader workers);
+- every random choice of sample ``i`` comes from its own generator ``make_rng(*key, i)`` (the
+  original shared one generator across data-loader workers);
 - ``points_per_pixel * size^2`` points (2 per pixel by default: 2,048 at 32 px, 18,432 at 96 px)
   instead of 100,000 at every size, from 32 chains with a 20-point burn-in;
 - a patch that came out all zero (p = 1/512) gets its centre cell, so no image is blank.
@@ -23,7 +23,7 @@ from .colour import colours_from_uniforms
 from .compose import compose_single
 from .ifs import fixed_point, iterate, jitter_system, num_points, sample_sigma_system
 from .render import render_counts
-from .seeding import STREAM_SYSTEMS, draw_seed, sample_rng
+from .seeding import STREAM_SYSTEMS, draw_seed, make_rng, sample_rng
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class SingleInstanceConfig:
 def sample_systems(num_systems: int, seed: int) -> list[np.ndarray]:
     """The classes: system ``k`` is ``sample_sigma_system`` under ``(seed, k)``, so the first K
     systems are the same whatever the number asked for."""
-    return [sample_sigma_system(np.random.default_rng([seed, STREAM_SYSTEMS, k])) for k in range(num_systems)]
+    return [sample_sigma_system(make_rng(seed, STREAM_SYSTEMS, k)) for k in range(num_systems)]
 
 
 class Fractals(NamedTuple):
