@@ -46,7 +46,7 @@ class NonFiniteLossError(RuntimeError):
 @dataclass(frozen=True)
 class TrainConfig:
     num_epochs: int                        # passes over the training set
-    batch_size: int                        # images per optimisation step
+    batch_size: int                        # images per optimisation step (all processes together)
     lr: float = 1e-3                       # peak learning rate (absolute, not scaled by batch)
     min_lr: float = 0.0                    # floor of the cosine decay
     warmup_epochs: float = 0.0             # linear warm-up from 0 to lr
@@ -61,9 +61,10 @@ class TrainConfig:
     mask_seed: int = 0                     # masks (passed to the loss through ctx.generator)
     eval_every: int = 1                    # epochs between evaluations (the last is always evaluated)
     device: str = "cpu"                    # "cpu" or "cuda"
-    amp_dtype: str | None = None           # None: fp32 arithmetic; "bfloat16": autocast (opt-in, not exact)
+    amp_dtype: str | None = None           # None: fp32; "bfloat16": autocast, opt-in: not the same
+                                           # arithmetic, and slow on CPUs without native bf16
     compile: str | None = None             # torch.compile mode: None (eager), "default", "reduce-overhead"
-                                           # (CUDA graphs), "max-autotune"; compile time is paid once
+                                           # (CUDA graphs), "max-autotune"; compiles once per shape
 
     def __post_init__(self):
         if not isinstance(self.num_epochs, int) or self.num_epochs < 1:
@@ -92,13 +93,18 @@ class StepContext:
     global_batch_size: int | None = None  # images in the whole (all-rank) batch of this step
     batch_slice: slice | None = None      # this rank's rows of it; None: all (one process)
 
-    def sample_mask(self, grid: int, mask_ratio: float, sampling: str = "random", device=None) -> Masking:
-        """Masks for this rank's images: drawn from ``generator`` for the whole global batch, then
-        cut to ``batch_slice``, so several processes draw exactly the masks one process would."""
-        masking = sample_mask(self.global_batch_size, grid, mask_ratio, sampling, self.generator, device=device)
+    def sample_mask(self, num_images: int, grid: int, mask_ratio: float, sampling: str = "random",
+                    device=None) -> Masking:
+        """Masks for this rank's ``num_images`` images: drawn from ``generator`` for the whole
+        global batch, then cut to ``batch_slice``, so several processes draw exactly the masks
+        one process would (and one process exactly what `sample_mask` draws for its batch)."""
+        masking = sample_mask(self.global_batch_size or num_images, grid, mask_ratio, sampling, self.generator,
+                              device=device)
         if self.batch_slice is None:
             return masking
         rows = self.batch_slice
+        if rows.stop - rows.start != num_images:
+            raise ValueError(f"batch_slice {rows} does not hold the {num_images} images of this rank")
         return Masking(masking.ids_keep[rows], masking.ids_restore[rows], masking.mask[rows])
 
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .distributed import unwrap_model
 from .engine import StepContext
 from .masking import check_sampling
 from .schedules import Schedule
@@ -23,5 +24,9 @@ class MAELoss:
 
     def __call__(self, model, imgs: torch.Tensor, labels: torch.Tensor, ctx: StepContext):
         mask_ratio = self.schedule(ctx.position)
-        out = model(imgs, mask_ratio=mask_ratio, sampling=self.sampling, generator=ctx.generator)
+        # Masks are drawn for the whole global batch and cut to this process's rows, so several
+        # processes (torchrun) use exactly the masks one process would.
+        grid = unwrap_model(model).cfg.grid_size
+        masking = ctx.sample_mask(len(imgs), grid, mask_ratio, self.sampling, device=imgs.device)
+        out = model(imgs, mask_ratio=mask_ratio, masking=masking)
         return out.loss, {"mask_ratio": mask_ratio}

@@ -24,7 +24,7 @@ def _data():
 
 def _mae_loss(model, imgs, labels, ctx):
     """MAE loss with masks drawn for the global batch and cut to this rank's rows."""
-    masking = ctx.sample_mask(unwrap_model(model).cfg.grid_size, 0.75, "random", device=imgs.device)
+    masking = ctx.sample_mask(len(imgs), unwrap_model(model).cfg.grid_size, 0.75, "random", imgs.device)
     return model(imgs, 0.75, masking=masking).loss, {"mask_ratio": 0.75}
 
 
@@ -60,7 +60,12 @@ def _worker(rank, init_file, out_dir):
 def test_two_gloo_processes_match_one_process(tmp_path):
     mp.spawn(_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
-    weights, losses = _train()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the workers: a tiny model trains fastest on one thread
+    try:
+        weights, losses = _train()
+    finally:
+        torch.set_num_threads(threads)
     assert [r["world"] for r in ranks] == [WORLD] * WORLD and [r["main"] for r in ranks] == [True, False]
     for r in ranks:  # the ranks agree with each other and with one process
         assert r["losses"] == pytest.approx(losses, rel=1e-5)
@@ -87,8 +92,10 @@ def test_a_ranks_masks_and_flips_are_its_rows_of_the_global_draw():
     data, idx = _data(), torch.arange(8)
     whole = sample_mask(8, 4, 0.5, "block", torch.Generator().manual_seed(3))
     ctx = StepContext(0, 0, 0.0, torch.Generator().manual_seed(3), global_batch_size=8, batch_slice=slice(4, 8))
-    part = ctx.sample_mask(4, 0.5, "block")
+    part = ctx.sample_mask(4, 4, 0.5, "block")
     assert torch.equal(part.mask, whole.mask[4:]) and torch.equal(part.ids_keep, whole.ids_keep[4:])
+    one = StepContext(0, 0, 0.0, torch.Generator().manual_seed(3)).sample_mask(8, 4, 0.5, "block")
+    assert torch.equal(one.mask, whole.mask)  # one process: exactly the draws of `sample_mask`
     all_imgs, _ = prepare(data, idx, "cpu", torch.Generator().manual_seed(5))
     rank_imgs, _ = prepare(data, idx, "cpu", torch.Generator().manual_seed(5), slice(4, 8))
     assert torch.equal(rank_imgs, all_imgs[4:])

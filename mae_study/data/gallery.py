@@ -86,3 +86,31 @@ def builtin_classes_figure(image_size: int = 64, seed: int = 0, per_class: int =
     images, labels = make(np.arange(10 * per_class))
     rows = np.stack([images[labels == k][:per_class] for k in range(len(CLASS_NAMES))])
     return image_grid(rows, row_titles=list(CLASS_NAMES))
+
+
+def fractal_benchmark_table(results_dir=None):
+    """The generator speeds recorded by ``benchmarks/bench_fractals.py`` (one row per machine,
+    generator and image size), for the book. Reads ``benchmarks/results/fractals_*.json``."""
+    import json
+
+    import pandas as pd
+
+    from ..paths import REPO_ROOT
+    rows = []
+    folder = results_dir or REPO_ROOT / "benchmarks" / "results"
+    for path in sorted(folder.glob("fractals_*.json")):
+        bench = json.loads(path.read_text())
+        machine = f"{bench.get('host')} ({bench.get('device')}, {bench.get('cpu_threads')} threads)"
+        for size, gens in bench["sizes"].items():
+            for name, r in gens.items():
+                if not isinstance(r, dict) or "fast" not in r:
+                    continue  # e.g. the torch path's separate timings
+                speeds = {k: v for k, v in r["fast"].items() if k.endswith("_threads")}
+                vs_original = r.get("per_core_vs_original")
+                rows.append({"machine": machine, "generator": name, "size (px)": int(size),
+                             "fast, 1 thread (images/s)": round(speeds.get("1_threads", float("nan"))),
+                             "straightforward (images/s)": round(r["reference"], 1),
+                             "speed-up per core": round(r["speedup_per_core"], 1),
+                             "x original code per core": (f"{vs_original[0]:.0f}-{vs_original[1]:.0f}"
+                                                          if vs_original else "")})
+    return pd.DataFrame(rows)
