@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from .distributed import barrier, is_main_process
 from .paths import REPO_ROOT, results_root
 
 
@@ -125,7 +126,12 @@ def provenance(profile: str, seeds: dict, device, wall_time_s: float, flops: dic
 
 
 class RunDir:
-    """The folder of one run. ``RunDir("cpu", "dynmask_pretrain", "dynamic_r0.85_s0")``."""
+    """The folder of one run. ``RunDir("cpu", "dynmask_pretrain", "dynamic_r0.85_s0")``.
+
+    Under torchrun every rank holds the same RunDir, but only rank 0 writes: the ``write_*``,
+    ``save`` and ``finish`` methods do nothing on the other ranks, and ``finish`` ends with a
+    barrier, so no rank goes on (to the next run of a sweep) before rank 0's final.json exists.
+    """
 
     def __init__(self, profile: str, experiment: str, name: str, root: Path | None = None):
         for label, value in (("profile", profile), ("experiment", experiment), ("run name", name)):
@@ -148,18 +154,33 @@ class RunDir:
         return self.file("final.json").exists()
 
     def write_config(self, config: dict) -> None:
-        write_json(self.file("config.json"), config)
+        if is_main_process():
+            write_json(self.file("config.json"), config)
 
     def write_metrics(self, history: list[dict]) -> None:
-        write_csv(self.file("metrics.csv"), history)
+        if is_main_process():
+            write_csv(self.file("metrics.csv"), history)
 
     def write_steps(self, steps: list[dict]) -> None:
-        write_csv(self.file("steps.csv"), steps)
+        if is_main_process():
+            write_csv(self.file("steps.csv"), steps)
+
+    def save(self, name: str, obj: Any) -> None:
+        """A torch file of the run (weights, snapshots), atomically, by rank 0."""
+        if is_main_process():
+            save_torch(self.file(name), obj)
+
+    def remove(self, name: str) -> None:
+        """Delete a file of the run (rank 0; missing is fine)."""
+        if is_main_process():
+            self.file(name).unlink(missing_ok=True)
 
     def finish(self, final: dict, prov: dict) -> None:
         """Provenance first, final.json last: final.json's presence marks a finished run."""
-        write_json(self.file("provenance.json"), prov)
-        write_json(self.file("final.json"), final)
+        if is_main_process():
+            write_json(self.file("provenance.json"), prov)
+            write_json(self.file("final.json"), final)
+        barrier()
 
     def read(self, name: str):
         path = self.file(name)

@@ -3,6 +3,10 @@
     python -m mae_study.sweep dynmask --profile cpu
     python -m mae_study.sweep dynmask --profile gpu --dry-run
     python -m mae_study.sweep mae_ablations --profile cpu      # or mae_ablation_<table>, one table
+    torchrun --nproc_per_node=2 -m mae_study.sweep dynmask --profile paper   # every run on 2 GPUs
+
+Under torchrun the processes run each run together (DistributedDataParallel, the global batch
+split between them; nccl on GPUs, gloo on the CPU) and rank 0 writes the results.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from functools import partial
 
 from tqdm.auto import tqdm
 
+from .distributed import cleanup_distributed, get_world_size, init_distributed, is_main_process
 from .params import PROFILES
 from .results import RunDir
 
@@ -45,10 +50,15 @@ def run_sweep(sweep: str, profile: str, dry_run: bool = False, progress: bool = 
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
     plan = SWEEPS[sweep](profile)  # every run's parameters are validated before any compute
+    world = get_world_size()
+    uneven = sorted({p["batch_size"] for _, _, p, _ in plan if "batch_size" in p and p["batch_size"] % world})
+    if uneven:
+        raise ValueError(f"{world} processes cannot split batch_size {uneven} of the {profile!r} profile's runs "
+                         f"into equal parts; run with a number of processes that divides every batch size")
     status = []
     todo = [item for item in plan if not RunDir(profile, item[0], item[1]).is_finished()]
     bar = tqdm(total=len(plan), initial=len(plan) - len(todo), desc=f"{sweep} sweep ({profile})",
-               disable=not progress or dry_run)
+               disable=not progress or dry_run or not is_main_process())
     for experiment, name, params, fn in plan:
         run = RunDir(profile, experiment, name)
         if run.is_finished():
@@ -82,7 +92,16 @@ def main(argv=None) -> None:
             parser.error("--threads must be >= 1")
         import torch
         torch.set_num_threads(args.threads)
-    for row in run_sweep(args.sweep, args.profile, args.dry_run):
+    from .experiments.common import resolve_device
+    plan = SWEEPS[args.sweep](args.profile)
+    devices = {resolve_device(params["device"]) for _, _, params, _ in plan if "device" in params}
+    init_distributed("cuda" if any(d.startswith("cuda") for d in devices) else "cpu")  # no-op without torchrun
+    main_process = is_main_process()
+    try:
+        rows = run_sweep(args.sweep, args.profile, args.dry_run)
+    finally:
+        cleanup_distributed()
+    for row in rows if main_process else []:
         print(f"{row['status']:>15}  {row['experiment']}/{row['run']}" + (f"  {row['seconds']} s" if "seconds" in row else ""))
 
 

@@ -81,6 +81,47 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert (tmp_path / "results" / "ci" / "test_ddp" / "r0" / "checkpoint.pt").exists()
 
 
+def _pretrain_worker(rank, init_file, out_dir):
+    """One of WORLD processes running a whole pre-training run (as `torchrun -m mae_study.sweep`
+    does); records the names of the files this rank wrote."""
+    torch.set_num_threads(1)
+    os.environ["MAE_STUDY_RESULTS"] = os.path.join(out_dir, "results")
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    try:
+        import mae_study.results as results
+        from mae_study.experiments.pretrain import MAE_PRETRAIN, run_pretrain
+        writes = []
+        atomic = results._atomic_write_bytes
+        results._atomic_write_bytes = lambda path, data: (writes.append(os.path.basename(path)), atomic(path, data))
+        run = run_pretrain(MAE_PRETRAIN.resolve("ci"), "ddp_pretrain", run_name="r", progress=False)
+        torch.save({"writes": writes, "finished": run.is_finished()}, os.path.join(out_dir, f"pre{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_pretraining_run_under_two_processes_matches_one_and_only_rank0_writes(tmp_path, monkeypatch):
+    from mae_study.experiments.pretrain import MAE_PRETRAIN, run_pretrain
+    mp.spawn(_pretrain_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, join=True)
+    ranks = [torch.load(tmp_path / f"pre{r}.pt") for r in range(WORLD)]
+    assert all(r["finished"] for r in ranks)  # rank 1 returns only after rank 0's final.json exists
+    assert not ranks[1]["writes"]
+    assert {"config.json", "metrics.csv", "steps.csv", "checkpoint.pt", "encoder.pt", "provenance.json",
+            "final.json"} <= set(ranks[0]["writes"])
+    two = RunDir("ci", "ddp_pretrain", "r", root=tmp_path / "results")
+    monkeypatch.setenv("MAE_STUDY_RESULTS", str(tmp_path / "one"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        one = run_pretrain(MAE_PRETRAIN.resolve("ci"), "ddp_pretrain", run_name="r", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    steps_one, steps_two = one.read("steps.csv"), two.read("steps.csv")
+    assert len(steps_two) == len(steps_one) > 1
+    assert steps_two["mask_ratio"].tolist() == steps_one["mask_ratio"].tolist()
+    assert steps_two["loss"].tolist() == pytest.approx(steps_one["loss"].tolist(), rel=1e-5)
+    assert two.read("config.json")["train"] == one.read("config.json")["train"]
+
+
 def test_rank_slices_cover_the_global_batch_once():
     parts = [rank_slice(12, r, 3) for r in range(3)]
     assert [(s.start, s.stop) for s in parts] == [(0, 4), (4, 8), (8, 12)]
@@ -106,3 +147,11 @@ def test_bad_amp_and_compile_options():
         TrainConfig(num_epochs=1, batch_size=1, amp_dtype="float8")
     with pytest.raises(ValueError, match="compile"):
         TrainConfig(num_epochs=1, batch_size=1, compile="fast")
+
+
+def test_sweep_refuses_a_process_count_that_does_not_split_the_batches(results_dir, monkeypatch):
+    import mae_study.sweep as sweep
+    monkeypatch.setattr(sweep, "get_world_size", lambda: 2)  # as under torchrun --nproc_per_node=2
+    with pytest.raises(ValueError, match=r"2 processes cannot split batch_size \[25\]"):
+        sweep.run_sweep("dynmask", "ci", progress=False)  # the ci fine-tunings use batch 25
+    assert not results_dir.exists()  # refused before any run started

@@ -107,8 +107,7 @@ def run_finetune(p: dict, experiment: str, run_name: str | None = None, progress
              "wall_time_s": result["wall_time_s"]}
     run.finish(final, provenance(p["profile"], s, device, result["wall_time_s"],
                                  flops={"forward_gflops_per_image": classifier_forward_flops(encoder.cfg) / 1e9}))
-    if run.checkpoint.exists():
-        run.checkpoint.unlink()  # classifier weights are not needed again; keep result files only
+    run.remove(run.checkpoint.name)  # classifier weights are not needed again; keep result files only
     return run
 
 

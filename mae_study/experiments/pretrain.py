@@ -18,7 +18,7 @@ from ..losses import MAELoss
 from ..masking import check_mask_ratio, check_sampling, sample_mask, unpatchify
 from ..models import MaskedAutoencoder, mae_config
 from ..params import Experiment
-from ..results import RunDir, provenance, save_torch, write_json
+from ..results import RunDir, provenance
 from ..schedules import ConstantSchedule, StageSchedule, dynmask_stages, schedule_to_dict
 from .common import PRETRAIN_SPLIT, ratio_tag, resolve_device, seeds_for
 
@@ -129,7 +129,7 @@ def run_pretrain(p: dict, experiment: str, run_name: str | None = None, progress
     def on_epoch_end(m, epoch):
         if epoch in snapshots or epoch == p["num_epochs"] - 1:
             snap = snapshot_reconstructions(m, show, data.mean, data.std, schedule(epoch + 0.999), p["sampling"])
-            save_torch(run.file(f"recon_e{epoch:03d}.pt"), {"epoch": epoch, **snap})
+            run.save(f"recon_e{epoch:03d}.pt", {"epoch": epoch, **snap})
 
     t0 = time.perf_counter()
     result = fit(model, MAELoss(schedule, p["sampling"]), data, train_cfg, run=run, on_epoch_end=on_epoch_end,
@@ -145,7 +145,7 @@ def run_pretrain(p: dict, experiment: str, run_name: str | None = None, progress
              "mean_mask_ratio": float(np.mean(ratios)), "num_steps": len(steps),
              "train_tflops": sum(flops_per_step) / 1e12, "encoder_train_tflops": sum(enc_per_step) / 1e12,
              "wall_time_s": result["wall_time_s"]}
-    save_torch(run.file("encoder.pt"), model.encoder.state_dict())
+    run.save("encoder.pt", model.encoder.state_dict())
     run.finish(final, provenance(p["profile"], seeds_for(p["seed"]), device, result["wall_time_s"],
                                  flops={"train_tflops": final["train_tflops"],
                                         "encoder_train_tflops": final["encoder_train_tflops"],
