@@ -304,6 +304,10 @@ def print_table(results: dict) -> None:
               f"{c['loss_reference']:.6f} (diff {c['loss_abs_diff']:.1e}, same masks {c['same_mask']})"
               + (f"; bf16 autocast drift {r['bf16_autocast_drift']['relative_drift']:+.1e}"
                  if "bf16_autocast_drift" in r else ""))
+        if r["goal"]:  # what the goal asks of the same arithmetic, against the measured ceiling
+            need = r["goal"] * r["models"]["b_reference"]["gflop_per_s"]
+            print(f"mask {ratio}: the goal {r['goal']}x needs {need:.0f} GFLOP/s over the whole step = "
+                  f"{need / r['ceiling_fp32_gflop_s']:.0%} of the 2048^3 matmul ceiling")
 
 
 def main(argv=None) -> dict:
@@ -318,7 +322,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
                         help="cpu: process CPU time, a cross-check immune to other processes (one thread only)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--table", type=Path, default=None, help="print the table of an earlier JSON; measure nothing")
     args = parser.parse_args(argv)
+    if args.table:
+        results = json.loads(args.table.read_text())
+        print_table(results)
+        return results
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.clock == "cpu" and (torch.get_num_threads() != 1 or args.device != "cpu"):

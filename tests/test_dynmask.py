@@ -14,10 +14,30 @@ from mae_study.sweep import run_sweep
     ({"method": "curriculum"}, "method must be one of"),
     ({"sampling": "diagonal"}, "sampling must be one of"),
     ({"image_size": 30}, "patch_size 4 does not divide img_size 30"),
+    ({"amp_dtype": "float16"}, "amp_dtype must be one of"),
+    ({"compile": "fast"}, "compile must be one of"),
 ])
 def test_bad_pretrain_parameters_rejected_before_compute(kw, match):
     with pytest.raises(ValueError, match=match):
         dynmask.DYNMASK_PRETRAIN.resolve("cpu", **kw)
+
+
+def test_bad_finetune_speed_options_rejected_before_compute():
+    with pytest.raises(ValueError, match="compile must be one of"):
+        dynmask.DYNMASK_FINETUNE.resolve("cpu", compile="turbo")
+
+
+def test_bf16_autocast_option_reaches_the_training_step(results_dir):
+    """amp_dtype is opt-in and really used: the bf16 run's losses differ from fp32's, slightly."""
+    from mae_study.experiments.pretrain import run_pretrain
+    fp32 = run_pretrain(dynmask.DYNMASK_PRETRAIN.resolve("ci"), "amp", run_name="fp32", progress=False)
+    bf16 = run_pretrain(dynmask.DYNMASK_PRETRAIN.resolve("ci", amp_dtype="bfloat16"), "amp", run_name="bf16",
+                        progress=False)
+    assert fp32.read("config.json")["train"]["amp_dtype"] is None
+    assert bf16.read("config.json")["train"]["amp_dtype"] == "bfloat16"
+    a, b = fp32.read("steps.csv")["loss"], bf16.read("steps.csv")["loss"]
+    assert (a != b).any()
+    assert b.tolist() == pytest.approx(a.tolist(), rel=2e-2)
 
 
 def test_dynamic_needs_a_table3_ratio_or_a_schedule():

@@ -28,6 +28,7 @@ def check_finetune(p: dict) -> None:
     if p["pool"] not in ("cls", "mean"):
         raise ValueError(f"pool must be 'cls' or 'mean', got {p['pool']!r}")
     parse_mode(p["mode"], 10**6)  # the depth bound is checked once the encoder is known
+    TrainConfig(num_epochs=1, batch_size=1, amp_dtype=p["amp_dtype"], compile=p["compile"])  # a clear error
 
 
 def pretrained_run(p: dict) -> RunDir | None:
@@ -84,7 +85,7 @@ def run_finetune(p: dict, experiment: str, run_name: str | None = None, progress
     cfg = TrainConfig(num_epochs=p["num_epochs"], batch_size=p["batch_size"], lr=p["lr"],
                       warmup_epochs=p["warmup_epochs"], lr_schedule=p["lr_schedule"],
                       weight_decay=p["weight_decay"], data_seed=s["data_seed"], aug_seed=s["aug_seed"],
-                      mask_seed=s["mask_seed"], device=device)
+                      mask_seed=s["mask_seed"], device=device, amp_dtype=p["amp_dtype"], compile=p["compile"])
     run.write_config({"params": p, "model": asdict(encoder.cfg), "train": asdict(cfg), "seeds": s,
                       "pretrained_from": str(source.path.relative_to(source.path.parents[2])) if source else None,
                       "trainable_params": model.num_trainable(),
@@ -116,7 +117,7 @@ def finetune_defaults(**changes) -> dict[str, dict]:
             "mode": "full", "pool": "cls", "dataset": "builtin", "image_size": 32, "num_train": 2000,
             "num_test": 2000, "data_seed": 0, "num_epochs": 10, "batch_size": 50, "lr": 1e-3,
             "warmup_epochs": 1.0, "lr_schedule": "cosine", "weight_decay": 0.05, "average_last": 3, "seed": 0,
-            "device": "cpu"}
+            "device": "cpu", "amp_dtype": None, "compile": None}  # speed options, opt-in (see pretrain)
     profiles = {
         "ci": {**base, "image_size": 16, "scratch_model": "ci_16", "num_train": 100, "num_test": 100,
                "num_epochs": 2, "average_last": 1, "batch_size": 25, "pretrained": "static_r75_s0"},

@@ -37,11 +37,12 @@ def check_pretrain(p: dict) -> None:
         if p[key] < 1:
             raise ValueError(f"{key} must be >= 1, got {p[key]}")
     build_model_config(p)  # patch size vs image size, widths vs heads
+    build_train_config(p, "cpu")  # amp_dtype, compile
 
 
 def build_model_config(p: dict):
     overrides = {k: p[k] for k in ("decoder_depth", "decoder_embed_dim", "decoder_num_heads",
-                                   "norm_pix_loss", "encoder_mask_token") if p.get(k) is not None}
+                                   "norm_pix_loss", "encoder_mask_token", "fused_attn") if p.get(k) is not None}
     return mae_config(p["model"], img_size=p["image_size"], **overrides)
 
 
@@ -66,7 +67,8 @@ def build_train_config(p: dict, device: str) -> TrainConfig:
     return TrainConfig(num_epochs=p["num_epochs"], batch_size=p["batch_size"], lr=p["lr"],
                        warmup_epochs=p["warmup_epochs"], lr_schedule=p["lr_schedule"],
                        weight_decay=p["weight_decay"], data_seed=s["data_seed"], aug_seed=s["aug_seed"],
-                       mask_seed=s["mask_seed"], device=device)
+                       mask_seed=s["mask_seed"], device=device, amp_dtype=p.get("amp_dtype"),
+                       compile=p.get("compile"))
 
 
 def snapshot_reconstructions(model: MaskedAutoencoder, imgs: torch.Tensor, mean, std, mask_ratio: float,
@@ -162,7 +164,10 @@ def pretrain_defaults(**changes) -> dict[str, dict]:
             "num_epochs": 10, "batch_size": 64, "lr": 1.5e-3, "warmup_epochs": 1.0, "lr_schedule": "cosine",
             "weight_decay": 0.05, "seed": 0, "device": "cpu", "decoder_depth": None, "decoder_embed_dim": None,
             "decoder_num_heads": None, "norm_pix_loss": None, "encoder_mask_token": None,
-            "recon_epochs": [0], "num_recon_images": 6}
+            "recon_epochs": [0], "num_recon_images": 6,
+            # Speed options (`TrainConfig`, `MAEConfig`), all opt-in: "bfloat16" autocast (not the
+            # same arithmetic), a torch.compile mode ("reduce-overhead": CUDA graphs), plain attention.
+            "amp_dtype": None, "compile": None, "fused_attn": None}
     profiles = {
         "ci": {**base, "model": "ci_16", "image_size": 16, "num_images": 128, "num_epochs": 2, "batch_size": 32,
                "recon_epochs": [0], "num_recon_images": 4},
