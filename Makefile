@@ -48,7 +48,9 @@ notebooks: $(STAMP)
 	$(PY) tools/py2nb.py
 
 bench: $(STAMP)
+	$(PY) -m pip install -q -r benchmarks/requirements.txt -c requirements-lock.txt || echo "lightly did not install: bench_pretrain skips model (c)"
 	$(PY) benchmarks/bench_fractals.py
+	$(PY) benchmarks/bench_pretrain.py
 
 clean:
 	rm -rf _build data/results/ci
