@@ -17,9 +17,10 @@ reference, side by side at 32 and 96 px.
 Multi-Instance times the composition of images from a prebuilt cache of rendered fractals (the
 cache's build time is reported apart), in both the fast path and the reference.
 
-Writes ``benchmarks/results/fractals_<host or device>.json`` (with the load average, as the machine
-may be shared) and prints a table. About 20 s on 2 cores, ``--quick`` about 15 s; a few times that
-when the other core is busy.
+Writes ``benchmarks/results/fractals_<host or device>.json`` (``..._quick.json`` for ``--quick``, so a
+quick run never replaces a full one), with the load average, as the machine may be shared, and prints
+a table. Well under a minute on 2 cores (its wall time is recorded in the file); longer when the
+machine is busy.
 """
 from __future__ import annotations
 
@@ -183,7 +184,8 @@ def main() -> None:
     results["load_average_at_end"] = os.getloadavg()
     results["wall_s"] = time.perf_counter() - started
     tag = socket.gethostname() if args.device == "cpu" else args.device.replace(":", "")
-    out = Path(__file__).parent / "results" / f"fractals_{tag}.json"
+    suffix = "_quick" if args.quick else ""
+    out = Path(__file__).parent / "results" / f"fractals_{tag}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(f"wrote {out}")

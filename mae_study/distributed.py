@@ -17,7 +17,7 @@ import os
 
 import torch
 import torch.distributed as dist
-import torch.nn as nn
+from timm.utils import reduce_tensor
 
 
 def is_distributed() -> bool:
@@ -63,10 +63,12 @@ def init_distributed(device: str = "cpu", backend: str | None = None, timeout_s:
     return get_world_size() > 1
 
 
-def cleanup_distributed() -> None:
-    """Leave the process group (at the end of a torchrun script)."""
+def cleanup_distributed(failed: bool = False) -> None:
+    """Leave the process group (at the end of a torchrun script). After a failure, without the
+    final barrier: the other ranks may be waiting elsewhere, and would hang until the timeout."""
     if is_distributed():
-        dist.barrier()
+        if not failed:
+            dist.barrier()
         dist.destroy_process_group()
 
 
@@ -95,17 +97,4 @@ def all_reduce_mean(values: torch.Tensor) -> torch.Tensor:
     """The mean over ranks of ``values`` (a copy; unchanged with one process)."""
     if not is_distributed() or get_world_size() == 1:
         return values
-    values = values.detach().clone()
-    dist.all_reduce(values, op=dist.ReduceOp.SUM)
-    return values / get_world_size()
-
-
-def unwrap_model(model: nn.Module) -> nn.Module:
-    """The plain model inside DistributedDataParallel and/or torch.compile wrappers."""
-    while True:
-        if isinstance(model, nn.parallel.DistributedDataParallel):
-            model = model.module
-        elif hasattr(model, "_orig_mod"):  # torch.compile's OptimizedModule
-            model = model._orig_mod
-        else:
-            return model
+    return reduce_tensor(values.detach(), get_world_size())

@@ -33,10 +33,11 @@ from tqdm.auto import tqdm
 from .data.base import ImageTensorDataset
 from .distributed import all_reduce_mean, barrier, get_local_rank, get_world_size, is_main_process, rank_slice
 from .masking import Masking, sample_mask
-from .results import RunDir, save_torch
+from .results import RunDir, save_torch, to_jsonable
 
 AMP_DTYPES = {None: None, "bfloat16": torch.bfloat16}
 COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune")
+RESUME_MAY_CHANGE = ("device", "compile")  # settings a resumed run may change: where and how fast, not what
 
 
 class NonFiniteLossError(RuntimeError):
@@ -73,6 +74,18 @@ class TrainConfig:
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if not 0 <= self.min_lr <= self.lr:
+            raise ValueError(f"min_lr must be in [0, lr={self.lr}], got {self.min_lr!r}")
+        if not self.warmup_epochs >= 0:
+            raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs!r}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if self.clip_grad is not None and not self.clip_grad > 0:
+            raise ValueError(f"clip_grad must be None (no clipping) or > 0, got {self.clip_grad!r}")
+        if not isinstance(self.eval_every, int) or self.eval_every < 1:
+            raise ValueError(f"eval_every must be a positive integer, got {self.eval_every!r}")
         if self.lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
         if self.amp_dtype not in AMP_DTYPES:
@@ -161,12 +174,14 @@ def prepare(data: ImageTensorDataset, idx: torch.Tensor, device, hflip_gen: torc
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: ImageTensorDataset, batch_size: int = 256, device="cpu") -> dict:
+def evaluate(model: nn.Module, data: ImageTensorDataset, batch_size: int = 256, device="cpu",
+             progress: bool = True) -> dict:
     """Top-1 accuracy and mean cross-entropy of a classifier on ``data``."""
     was_training = model.training
     model.eval()
     correct, total, loss_sum = 0, 0, 0.0
-    for idx in batches(data, batch_size, None, drop_last=False):
+    for idx in tqdm(batches(data, batch_size, None, drop_last=False), desc="evaluate", leave=False,
+                    disable=not (progress and is_main_process()), mininterval=1.0):
         imgs, labels = prepare(data, idx, device, None)
         logits = model(imgs)
         loss_sum += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
@@ -187,6 +202,13 @@ def _training_model(model: nn.Module, device: torch.device, cfg: TrainConfig) ->
     """What the loss function calls: the model, wrapped in DDP with several processes, compiled
     when ``cfg.compile`` asks. Checkpoints and evaluation always use the plain ``model``."""
     net = model
+    if get_world_size() > 1 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        # Each rank would normalise only its slice of the batch: not the step one process takes.
+        if device.type != "cuda":
+            raise ValueError("a model with BatchNorm (mode='linear') cannot be trained by several CPU processes "
+                             "with the same result as one; run it in one process")
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # statistics over the global batch
+        net = model
     if get_world_size() > 1:
         # find_unused_parameters: a parameter may get no gradient in a step (the decoder's mask
         # token at mask ratio 0), as in one process. Buffers are constants (position embeddings).
@@ -224,16 +246,22 @@ def fit(model: nn.Module, loss_fn: LossFn, data: ImageTensorDataset, cfg: TrainC
     history: list[dict] = []
     steps: list[dict] = []
     start_epoch, wall_before = 0, 0.0
+    if len(data) < cfg.batch_size:
+        raise ValueError(f"the training set has {len(data)} images, fewer than batch_size={cfg.batch_size}")
     if run is not None and run.checkpoint.exists():  # every rank resumes from rank 0's checkpoint
         ckpt = torch.load(run.checkpoint, map_location=device, weights_only=False)
+        changed = {k: (v, getattr(cfg, k)) for k, v in ckpt.get("train_config", {}).items()
+                   if k not in RESUME_MAY_CHANGE and v != to_jsonable(getattr(cfg, k))}
+        if changed:
+            raise ValueError(f"cannot resume {run.checkpoint}: it was trained with other settings "
+                             f"({'; '.join(f'{k}: {a!r} -> {b!r}' for k, (a, b) in changed.items())}); "
+                             "delete the checkpoint to start again")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         history, steps = ckpt["history"], ckpt["steps"]
         start_epoch, wall_before = ckpt["epoch"] + 1, ckpt["wall_time_s"]
     net = _training_model(model, device, cfg)
     steps_per_epoch = len(batches(data, cfg.batch_size, None, drop_last=True))
-    if steps_per_epoch == 0:
-        raise ValueError(f"the training set ({len(data)} images) is empty")
     bar = tqdm(total=cfg.num_epochs * steps_per_epoch, initial=start_epoch * steps_per_epoch,
                desc=desc, disable=not (progress and main), dynamic_ncols=True, mininterval=1.0)
     t_start = time.perf_counter()
@@ -266,7 +294,7 @@ def fit(model: nn.Module, loss_fn: LossFn, data: ImageTensorDataset, cfg: TrainC
                     "Try a lower lr, a longer warm-up or clip_grad.")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # DDP averages the gradients over the ranks here
-            if cfg.clip_grad:
+            if cfg.clip_grad is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
             optimizer.step()
             seen += len(idx)
@@ -291,6 +319,7 @@ def fit(model: nn.Module, loss_fn: LossFn, data: ImageTensorDataset, cfg: TrainC
             run.write_metrics(history)
             run.write_steps(steps)
             save_torch(run.checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                        "train_config": to_jsonable(cfg),
                                         "epoch": epoch, "history": history, "steps": steps,
                                         "wall_time_s": row["wall_time_s"]})
         barrier()  # with several processes: no rank runs ahead of rank 0's checkpoint

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .distributed import unwrap_model
+from timm.utils import unwrap_model  # the model inside DDP / torch.compile wrappers
 from .engine import StepContext
 from .masking import check_sampling
 from .schedules import Schedule

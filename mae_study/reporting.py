@@ -10,7 +10,8 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from .masking import sample_mask
+from .masking import sample_mask, unpatchify
+from .models.mae import MAEConfig, reconstruction_target
 from .results import RunDir
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -35,6 +36,19 @@ def _recon_files(run: RunDir) -> list[Path]:
     return sorted(run.path.glob("recon_e*.pt"))
 
 
+def _last_snapshot(run: RunDir) -> dict:
+    """A run's last reconstruction snapshot; a clear error when it saved none."""
+    files = _recon_files(run)
+    if not files:
+        raise FileNotFoundError(f"{run.path} has no reconstruction snapshots (recon_e*.pt)")
+    return torch.load(files[-1], weights_only=False)
+
+
+def _no_ticks(ax) -> None:
+    ax.set_xticks([]), ax.set_yticks([])
+    ax.grid(False)
+
+
 def plot_reconstructions(run: RunDir, max_images: int = 4):
     """Rows: images; column groups: epochs; each group = masked input | prediction + visible | original."""
     snaps = [torch.load(f, weights_only=False) for f in _recon_files(run)]
@@ -54,8 +68,7 @@ def plot_reconstructions(run: RunDir, max_images: int = 4):
         if r == 0:
             axes[r, -1].set_title("original", fontsize=8)
     for ax in axes.flat:
-        ax.set_xticks([]), ax.set_yticks([])
-        ax.grid(False)
+        _no_ticks(ax)
     fig.tight_layout()
     return fig
 
@@ -69,8 +82,7 @@ def plot_masks(grid: int = 8, ratios=(0.5, 0.75, 0.9), samplings=("random", "blo
             m = sample_mask(1, grid, ratio, sampling, torch.Generator().manual_seed(seed)).mask.view(grid, grid)
             ax = axes[i, j]
             ax.imshow(1 - m.numpy(), cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([]), ax.set_yticks([])
-            ax.grid(False)
+            _no_ticks(ax)
             ax.set_title(f"{sampling}, {int(round(ratio * 100))} %", fontsize=9)
     fig.tight_layout()
     return fig
@@ -82,13 +94,23 @@ def mean_spread(df: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
     return g.agg(mean="mean", std="std", min="min", max="max", n="count").reset_index()
 
 
+def pretrain_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per pre-training run (``runs`` from `load_runs`): its model size, data, final mask
+    ratio, final loss and wall time, under readable column names."""
+    columns = {"run": "run", "config.model.embed_dim": "width", "config.model.depth": "encoder depth",
+               "config.model.decoder_depth": "decoder depth", "config.data.num_images": "images",
+               "config.train.num_epochs": "epochs", "final.final_mask_ratio": "mask ratio",
+               "final.final_loss": "final loss (masked MSE)", "final.wall_time_s": "wall time (s)"}
+    return runs[list(columns)].rename(columns=columns)
+
+
 def provenance_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Where and how the runs of a table were produced (from `load_runs` columns)."""
+    """Where and how the runs of a table were produced (from `load_runs` columns): one row per
+    distinct machine and code version, with its own number of runs and summed wall time."""
     cols = [c for c in ("profile", "prov.device", "prov.cpu", "prov.gpu", "prov.git_commit") if c in df]
-    out = df[cols].drop_duplicates().copy()
-    out["runs"] = len(df)
-    out["total wall time (min)"] = round(df["prov.wall_time_s"].sum() / 60, 1)
-    return out.reset_index(drop=True)
+    out = df.groupby(cols, dropna=False, sort=False).agg(runs=("run", "size"), wall=("prov.wall_time_s", "sum"))
+    out["total wall time (min)"] = (out.pop("wall") / 60).round(1)
+    return out.reset_index()
 
 
 def plot_ratio_and_loss(steps: pd.DataFrame):
@@ -124,11 +146,6 @@ def _strip(tiles: list[np.ndarray], gap: int = 1, per_row: int | None = None, fi
     return canvas
 
 
-def _no_ticks(ax) -> None:
-    ax.set_xticks([]), ax.set_yticks([])
-    ax.grid(False)
-
-
 def plot_patchify(image: np.ndarray, patch_size: int):
     """An image, its patch grid, and the same patches pulled apart: what the encoder's tokens are.
 
@@ -136,6 +153,8 @@ def plot_patchify(image: np.ndarray, patch_size: int):
         image: (H, W, C) uint8.
         patch_size: side of a square patch; must divide H and W.
     """
+    if image.shape[0] % patch_size or image.shape[1] % patch_size:
+        raise ValueError(f"patch_size {patch_size} must divide the image size {image.shape[0]}x{image.shape[1]}")
     grid = image.shape[0] // patch_size
     fig, (a, b) = plt.subplots(1, 2, figsize=(6.4, 3.2))
     a.imshow(image, interpolation="nearest")
@@ -199,14 +218,13 @@ def plot_token_sequences(image: np.ndarray, patch_size: int, mask_ratio: float =
     return fig
 
 
-def _norm_pix_view(images: np.ndarray, patch_size: int) -> np.ndarray:
+def _norm_pix_view(images: np.ndarray, cfg: MAEConfig) -> np.ndarray:
     """What a normalised-pixel target looks like: every patch scaled to zero mean and unit variance
-    on its own, then mapped to [0, 255] for display (uint8 (n, H, W, C) in and out)."""
-    from .masking import patchify, unpatchify
+    on its own (`MaskedAutoencoder.target` with ``norm_pix_loss``, applied to the images scaled to
+    [0, 1]), then mapped to [0, 255] for display (uint8 (n, H, W, C) in and out)."""
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
-    t = patchify(x, patch_size)
-    t = (t - t.mean(-1, keepdim=True)) / (t.var(-1, keepdim=True) + 1e-6) ** 0.5
-    x = unpatchify(t, patch_size, x.shape[1])
+    t = reconstruction_target(x, cfg.patch_size, norm_pix=True)  # the model's own target
+    x = unpatchify(t, cfg.patch_size, x.shape[1])
     x = ((x.clamp(-2.5, 2.5) + 2.5) / 5 * 255).round().to(torch.uint8)
     return x.permute(0, 2, 3, 1).numpy()
 
@@ -217,16 +235,16 @@ def plot_target_reconstructions(runs: dict, max_images: int = 4):
     snapshot. Columns: masked input, each model's prediction with the visible patches pasted back,
     the original, and the normalised-pixel target itself. A normalised-pixel prediction is mapped
     back to pixels with the original patch's mean and variance, as He et al. do for their figures."""
-    snaps = {label: torch.load(_recon_files(run)[-1], weights_only=False) for label, run in runs.items()}
+    snaps = {label: _last_snapshot(run) for label, run in runs.items()}
     first_run = next(iter(runs.values()))
     first = next(iter(snaps.values()))
-    patch_size = first_run.read("config.json")["model"]["patch_size"]
+    model_cfg = MAEConfig(**first_run.read("config.json")["model"])
     n = min(max_images, len(first["original"]))
     masked = first["original"].copy()
     masked[first["mask"].astype(bool)] = 128  # masked patches grey (from the stored mask)
     cols = [("masked input", masked)]
     cols += [(f"{label}\n(epoch {s['epoch'] + 1})", s["pasted"]) for label, s in snaps.items()]
-    cols += [("original", first["original"]), ("normalised-pixel\ntarget", _norm_pix_view(first["original"], patch_size))]
+    cols += [("original", first["original"]), ("normalised-pixel\ntarget", _norm_pix_view(first["original"], model_cfg))]
     fig, axes = plt.subplots(n, len(cols), figsize=(1.45 * len(cols), 1.45 * n + 0.5), squeeze=False)
     for j, (title, images) in enumerate(cols):
         for i in range(n):
@@ -239,7 +257,4 @@ def plot_target_reconstructions(runs: dict, max_images: int = 4):
 
 def snapshot_originals(run: RunDir) -> np.ndarray:
     """The original images (uint8 (n, H, W, C)) of a run's last reconstruction snapshot."""
-    files = _recon_files(run)
-    if not files:
-        raise FileNotFoundError(f"{run.path} has no reconstruction snapshots (recon_e*.pt)")
-    return torch.load(files[-1], weights_only=False)["original"]
+    return _last_snapshot(run)["original"]

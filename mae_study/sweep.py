@@ -99,8 +99,10 @@ def main(argv=None) -> None:
     main_process = is_main_process()
     try:
         rows = run_sweep(args.sweep, args.profile, args.dry_run)
-    finally:
-        cleanup_distributed()
+    except BaseException:
+        cleanup_distributed(failed=True)
+        raise
+    cleanup_distributed()
     for row in rows if main_process else []:
         print(f"{row['status']:>15}  {row['experiment']}/{row['run']}" + (f"  {row['seconds']} s" if "seconds" in row else ""))
 

@@ -25,14 +25,16 @@ def test_plan_runs_once_each_with_unique_names(profile):
     assert {(s, m) for s in pre for m in ("full", "linear")} <= modes
 
 
-def test_baseline_is_shared_between_tables_and_trained_once():
-    baseline = pretrain_name(pretrain_params("cpu", {}, 0))
-    assert baseline == "r75_random_pix_dec2x96_s0"
-    tables = [t for t in TABLES if baseline in {n for n, _, _ in table_pretrain_runs("cpu", t)}]
-    assert len(tables) >= 5  # every table but (possibly) one has the baseline as an arm
-    names = [name for e, name, _, _ in ablations.plan("cpu") if e == PRETRAIN]
+@pytest.mark.parametrize("profile", PROFILES)
+def test_baseline_is_shared_between_tables_and_trained_once(profile):
+    baseline = pretrain_name(pretrain_params(profile, {}, 0))
+    if profile == "cpu":
+        assert baseline == "r75_random_pix_dec2x96_s0"
+    tables = [t for t in TABLES if baseline in {n for n, _, _ in table_pretrain_runs(profile, t)}]
+    assert len(tables) == len(TABLES) == 6  # every table has the baseline as an arm
+    names = [name for e, name, _, _ in ablations.plan(profile) if e == PRETRAIN]
     assert names.count(baseline) == 1
-    per_table = sum(len(table_pretrain_runs("cpu", t)) for t in TABLES)
+    per_table = sum(len(table_pretrain_runs(profile, t)) for t in TABLES)
     assert len(names) < per_table  # shared runs were deduplicated
 
 
@@ -187,3 +189,53 @@ def test_linear_probe_uses_its_own_learning_rate_everywhere():
         if e == FINETUNE:
             assert p == finetune_params("cpu", p["pretrained"], p["mode"], p["seed"])
             assert (p["lr"] == MODE_CHANGES["linear"]["lr"]) == (p["mode"] == "linear")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_arms_of_tables_with_paper_numbers_find_their_paper_row(profile):
+    """Depth, width and mask-token arms are looked up in the paper's tables; only the documented
+    gpu/paper narrowest width (32 = 1/6, standing in for the paper's 1/8 = 24, which 16 heads do
+    not divide) has no counterpart."""
+    from mae_study.experiments.ablations_analysis import _encoder_width, _paper_key, arm_value, paper_numbers
+    enc = _encoder_width(profile)
+    for table in TABLES:
+        paper = paper_numbers(table)
+        if not paper:
+            continue
+        missing = [arm_value(table, a) for a in GRIDS[profile][table].arms()
+                   if _paper_key(table, arm_value(table, a), enc) not in paper]
+        expected = [32] if (profile in ("gpu", "paper") and table == "decoder_width") else []
+        assert missing == expected, (table, missing)
+    if profile in ("gpu", "paper"):
+        with pytest.raises(ValueError, match="divisible by decoder_num_heads"):
+            pretrain_params(profile, {"decoder_embed_dim": enc // 8}, 0)  # the paper's 1/8 is not a valid width
+        from mae_study.experiments.ablations_analysis import width_note
+        assert "32-wide arm" in width_note(profile) and "no paper counterpart" in width_note(profile)
+
+
+@pytest.mark.parametrize("call", ["plan", "table_pretrain_runs", "table", "summary", "figure", "results", "setting"])
+def test_unknown_profile_is_a_clear_error(call):
+    from mae_study.experiments import ablations_analysis as A
+    fn = {"plan": lambda p: ablations.plan(p), "table_pretrain_runs": lambda p: table_pretrain_runs(p, "target"),
+          "table": lambda p: A.table(p, "target"), "summary": A.summary, "figure": lambda p: A.figure(p, "target"),
+          "results": A.results, "setting": A.setting}[call]
+    with pytest.raises(ValueError, match="profile must be one of"):
+        fn("laptop")
+
+
+def test_baseline_names_of_the_finetune_defaults_are_computed():
+    # the default `pretrained` of every profile is the name of its baseline run, not a typed string
+    for profile in PROFILES:
+        assert ablations.MAE_ABLATION_FINETUNE.defaults[profile]["pretrained"] == \
+            pretrain_name(pretrain_params(profile, {}, 0))
+
+
+def test_table_mean_and_sd_per_arm(results_dir, monkeypatch):
+    from mae_study.experiments import ablations_analysis as A
+    spec = {("target", False, "full"): [60.0, 64.0], ("target", True, "full"): [61.0, 65.0],
+            ("target", False, "linear"): [50.0], ("target", True, "linear"): [40.0, 42.0]}
+    monkeypatch.setattr(A, "results", lambda profile: _res(spec))
+    t = A.table("cpu", "target").set_index("target")
+    assert t.loc["pixels", "fine-tune"] == 62.0 and t.loc["pixels", "fine-tune sd"] == pytest.approx(8 ** 0.5)
+    assert t.loc["pixels", "linear probe"] == 50.0 and pd.isna(t.loc["pixels", "linear probe sd"])
+    assert t.loc["normalised pixels", "linear probe"] == 41.0

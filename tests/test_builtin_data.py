@@ -1,10 +1,12 @@
-"""The built-in STL10-shaped setting: splits, labels, determinism, per-sample seeding, calibration."""
+"""The built-in STL10-shaped setting: splits, labels, determinism, per-sample seeding, argument checks,
+the cache, and the raw-pixel probe."""
 import numpy as np
 import pytest
 import torch
 
-from mae_study.data.builtin import (NUM_CLASSES, NUM_DISTRACTORS, BuiltinConfig, BuiltinMaker, calibrate_builtin,
-                                    load_builtin, task_systems)
+from mae_study.data import builtin
+from mae_study.data.builtin import (NUM_CLASSES, NUM_DISTRACTORS, BuiltinConfig, BuiltinMaker, builtin_maker,
+                                    linear_probe_accuracy, load_builtin, task_systems)
 
 
 @pytest.fixture(autouse=True)
@@ -47,19 +49,45 @@ def test_task_is_fixed_and_pool_mixes_in_distractors():
     assert 0.4 < task_share < 0.6 and ids.max() < NUM_CLASSES + NUM_DISTRACTORS
 
 
+def test_builtin_maker_is_what_load_builtin_generates():
+    images, labels = builtin_maker("test", 32, seed=1)(np.arange(5))
+    data = load_builtin("test", 32, seed=1, num_samples=5, cache=False)
+    assert np.array_equal(images, data.images.numpy()) and np.array_equal(labels, data.labels.numpy())
+
+
 def test_bad_split_raises():
     with pytest.raises(ValueError, match="split=.*'test'.*'train'.*'unlabelled'"):
         load_builtin("validation", 32, 0)
 
 
-def test_cache_round_trip(tmp_path):
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(seed=-1), r"seed=-1; allowed: an int >= 0"),
+    (dict(seed=0.5), r"seed=0.5; allowed: an int >= 0"),
+    (dict(image_size=0), r"image_size=0; allowed for 'builtin': an int >= 1"),
+    (dict(num_samples=0), r"num_samples=0; allowed: an int >= 1"),
+])
+def test_bad_arguments_raise_clearly(kwargs, message):
+    args = {"split": "train", "image_size": 32, "seed": 0, "num_samples": 4, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        load_builtin(**args, cache=False)
+
+
+def test_cache_round_trip(tmp_path, monkeypatch):
     first = load_builtin("test", 32, seed=0, num_samples=6)
     assert len(list((tmp_path / "cache" / "generated").glob("builtin-test-32px-*.pt"))) == 1
+
+    def no_generation(*args, **kwargs):
+        raise AssertionError("generated again instead of read from the cache")
+
+    monkeypatch.setattr(builtin, "generate_all", no_generation)
     second = load_builtin("test", 32, seed=0, num_samples=6)
-    assert torch.equal(first.images, second.images) and first.info == second.info
+    assert torch.equal(first.images, second.images) and torch.equal(first.labels, second.labels)
+    assert first.info == second.info and first.mean == second.mean
+    with pytest.raises(AssertionError, match="generated again"):  # another config is not in the cache
+        load_builtin("test", 32, seed=1, num_samples=6)
 
 
 def test_raw_pixel_probe_is_above_chance_and_below_perfect():
-    result = calibrate_builtin(16, seed=0, num_train=300, num_test=300, cache=False)  # small: fast
-    assert result["chance"] == pytest.approx(0.1, abs=0.01)
-    assert 0.15 < result["linear_probe_raw_pixels"] < 0.8
+    train = load_builtin("train", 16, seed=0, num_samples=300, cache=False)  # small: fast
+    test = load_builtin("test", 16, seed=0, num_samples=300, cache=False)
+    assert 1.5 / NUM_CLASSES < linear_probe_accuracy(train, test) < 0.8

@@ -1,14 +1,16 @@
 """Two gloo processes train exactly what one process trains at the same global batch."""
 import os
+from contextlib import contextmanager
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from timm.utils import unwrap_model
 
 from mae_study import MaskedAutoencoder, mae_config
 from mae_study.data.base import ImageTensorDataset
-from mae_study.distributed import get_world_size, is_main_process, rank_slice, unwrap_model
+from mae_study.distributed import get_world_size, is_main_process, rank_slice
 from mae_study.engine import StepContext, TrainConfig, fit, prepare
 from mae_study.masking import sample_mask
 from mae_study.results import RunDir
@@ -37,24 +39,30 @@ def _train(run=None):
     return weights, [s["loss"] for s in result["steps"]]
 
 
-def _worker(rank, init_file, out_dir):
-    """One of WORLD processes: train, count file writes, save weights and logged losses."""
+@contextmanager
+def _gloo_rank(rank, init_file, out_dir):
+    """Inside a spawned process: join the WORLD-process gloo group with one thread and results
+    under ``out_dir``; yields the list of file names this rank writes (every atomic write)."""
     torch.set_num_threads(1)
     os.environ["MAE_STUDY_RESULTS"] = os.path.join(out_dir, "results")
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    import mae_study.results as results
+    writes, atomic = [], results._atomic_write_bytes
+    results._atomic_write_bytes = lambda path, data: (writes.append(os.path.basename(path)), atomic(path, data))
     try:
-        import mae_study.engine as engine
-        writes = []
-        save = engine.save_torch
-        engine.save_torch = lambda *a, **k: (writes.append("checkpoint"), save(*a, **k))
-        write_steps = RunDir.write_steps
-        RunDir.write_steps = lambda self, s: (writes.append("steps"), write_steps(self, s))
+        yield writes
+    finally:
+        results._atomic_write_bytes = atomic
+        dist.destroy_process_group()
+
+
+def _worker(rank, init_file, out_dir):
+    """One of WORLD processes: train, save weights, logged losses and the files written."""
+    with _gloo_rank(rank, init_file, out_dir) as writes:
         info = {"world": get_world_size(), "main": is_main_process()}
         weights, losses = _train(RunDir("ci", "test_ddp", "r0"))
         torch.save({"weights": weights, "losses": losses, "writes": writes, **info},
                    os.path.join(out_dir, f"rank{rank}.pt"))
-    finally:
-        dist.destroy_process_group()
 
 
 def test_two_gloo_processes_match_one_process(tmp_path):
@@ -75,28 +83,21 @@ def test_two_gloo_processes_match_one_process(tmp_path):
         assert torch.allclose(r["weights"], weights, rtol=1e-3, atol=1e-4)
         assert (r["weights"] - weights).abs().mean() < 1e-7
     assert torch.equal(ranks[0]["weights"], ranks[1]["weights"])
+    torch.manual_seed(0)  # the initial weights of every run above: training moved them
     assert not torch.equal(weights, torch.cat([p.flatten() for p in
                                                MaskedAutoencoder(mae_config("ci_16")).state_dict().values()]))
-    assert ranks[0]["writes"] and not ranks[1]["writes"]  # only rank 0 writes run files
+    assert {"checkpoint.pt", "steps.csv", "metrics.csv"} <= set(ranks[0]["writes"])
+    assert not ranks[1]["writes"]  # only rank 0 writes run files
     assert (tmp_path / "results" / "ci" / "test_ddp" / "r0" / "checkpoint.pt").exists()
 
 
 def _pretrain_worker(rank, init_file, out_dir):
     """One of WORLD processes running a whole pre-training run (as `torchrun -m mae_study.sweep`
     does); records the names of the files this rank wrote."""
-    torch.set_num_threads(1)
-    os.environ["MAE_STUDY_RESULTS"] = os.path.join(out_dir, "results")
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
-    try:
-        import mae_study.results as results
+    with _gloo_rank(rank, init_file, out_dir) as writes:
         from mae_study.experiments.pretrain import MAE_PRETRAIN, run_pretrain
-        writes = []
-        atomic = results._atomic_write_bytes
-        results._atomic_write_bytes = lambda path, data: (writes.append(os.path.basename(path)), atomic(path, data))
         run = run_pretrain(MAE_PRETRAIN.resolve("ci"), "ddp_pretrain", run_name="r", progress=False)
         torch.save({"writes": writes, "finished": run.is_finished()}, os.path.join(out_dir, f"pre{rank}.pt"))
-    finally:
-        dist.destroy_process_group()
 
 
 def test_pretraining_run_under_two_processes_matches_one_and_only_rank0_writes(tmp_path, monkeypatch):
@@ -120,6 +121,8 @@ def test_pretraining_run_under_two_processes_matches_one_and_only_rank0_writes(t
     assert steps_two["mask_ratio"].tolist() == steps_one["mask_ratio"].tolist()
     assert steps_two["loss"].tolist() == pytest.approx(steps_one["loss"].tolist(), rel=1e-5)
     assert two.read("config.json")["train"] == one.read("config.json")["train"]
+    for name, w in one.read("encoder.pt").items():  # and the same weights (Adam: see the test above)
+        assert torch.allclose(two.read("encoder.pt")[name], w, rtol=1e-3, atol=1e-4), name
 
 
 def test_rank_slices_cover_the_global_batch_once():

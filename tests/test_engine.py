@@ -58,7 +58,7 @@ def test_non_finite_loss_stops_with_clear_message_and_keeps_checkpoint(tiny_imag
     def nan_loss(model, imgs, labels, ctx):
         return model(imgs, 0.5, generator=ctx.generator).loss * float("nan"), {}
     model = MaskedAutoencoder(mae_config("ci_16"))
-    cfg = TrainConfig(num_epochs=3, batch_size=16)
+    cfg = TrainConfig(num_epochs=3, batch_size=16, lr=1e-3, warmup_epochs=1)  # as the run it resumes
     with pytest.raises(NonFiniteLossError, match="loss became nan at epoch 1"):
         fit(model, nan_loss, tiny_images, cfg, run=run, progress=False)
     assert run.checkpoint.read_bytes() == before
@@ -95,9 +95,33 @@ def test_lr_warmup_then_cosine():
 
 
 @pytest.mark.parametrize("kw, match", [({"num_epochs": 0}, "num_epochs"), ({"batch_size": -1}, "batch_size"),
-                                       ({"lr": 0}, "lr must be"), ({"lr_schedule": "step"}, "lr_schedule")])
+                                       ({"lr": 0}, "lr must be"), ({"lr_schedule": "step"}, "lr_schedule"),
+                                       ({"min_lr": 2e-3}, "min_lr must be in"),
+                                       ({"warmup_epochs": -2}, "warmup_epochs must be >= 0"),
+                                       ({"weight_decay": -0.1}, "weight_decay must be >= 0"),
+                                       ({"betas": (2.0, 0.9)}, "betas must be"),
+                                       ({"clip_grad": 0}, "clip_grad must be None"),
+                                       ({"clip_grad": -1.0}, "clip_grad must be None"),
+                                       ({"eval_every": 0}, "eval_every must be")])
 def test_bad_train_config(kw, match):
     base = {"num_epochs": 1, "batch_size": 1}
     base.update(kw)
     with pytest.raises(ValueError, match=match):
         TrainConfig(**base)
+
+
+def test_resume_with_other_settings_is_refused(tiny_images, results_dir):
+    run = RunDir("ci", "test_resume_cfg", "r0")
+    _train(tiny_images, run=run, stop_after_epoch=0)
+    torch.manual_seed(0)
+    cfg = TrainConfig(num_epochs=3, batch_size=16, lr=5e-4, warmup_epochs=1)  # lr and seeds differ
+    with pytest.raises(ValueError, match=r"cannot resume .*\(lr: 0.001 -> 0.0005\)"):
+        fit(MaskedAutoencoder(mae_config("ci_16")), MAELoss(dynmask_stages(0.75, 3)), tiny_images, cfg, run=run,
+            progress=False)
+
+
+def test_fewer_images_than_a_batch_is_a_clear_error(tiny_images):
+    cfg = TrainConfig(num_epochs=1, batch_size=64)
+    with pytest.raises(ValueError, match="48 images, fewer than batch_size=64"):
+        fit(MaskedAutoencoder(mae_config("ci_16")), MAELoss(dynmask_stages(0.75, 1)), tiny_images, cfg,
+            progress=False)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from mae_study.data.fractals import fractal_maker, fractal_stream, load_fractal, search_categories
+from mae_study.data.fractals import fractaldb, loaders, single_instance
 from mae_study.data.fractals import reference as ref
 from mae_study.data.fractals import torch_ifs
 from mae_study.data.fractals.fractaldb import (FractalDBConfig, category_instances, filling_rate,
@@ -48,7 +49,21 @@ def test_shapes_and_dtypes(name, size):
         assert data.labels.shape == (4, 3) and data.labels.dtype == torch.float32
     else:
         assert data.labels.shape == (4,) and data.labels.dtype == torch.int64
-    assert data.images.float().std() > 0  # not blank
+
+
+# what draws the fractal of each generator (Multi-Instance's cache is drawn by Single-Instance's renderer)
+DRAWERS = {"fractaldb": (fractaldb, "render_patch"), "fractal_single": (single_instance, "render_counts"),
+           "fractal_multi": (single_instance, "render_counts")}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_image_shows_its_fractal(name, monkeypatch):
+    drawn = load_fractal(name, "train", 32, seed=0, num_samples=6, num_classes=3, cache=False).images
+    module, attr = DRAWERS[name]
+    draw = getattr(module, attr)
+    monkeypatch.setattr(module, attr, lambda *args, **kwargs: np.zeros_like(draw(*args, **kwargs)))
+    blank = load_fractal(name, "train", 32, seed=0, num_samples=6, num_classes=3, cache=False).images
+    assert (drawn != blank).flatten(1).any(1).all()  # background (or black) alone differs in every image
 
 
 def test_bad_name_or_split_raises():
@@ -56,6 +71,36 @@ def test_bad_name_or_split_raises():
         load_fractal("mandelbrot", "train", 32, 0)
     with pytest.raises(ValueError, match="split=.*'test'.*'train'"):
         load_fractal("fractaldb", "validation", 32, 0)
+
+
+@pytest.mark.parametrize("name,kwargs,message", [
+    ("fractaldb", dict(image_size=2), r"image_size=2; allowed for 'fractaldb': an int >= 3"),
+    ("fractal_single", dict(image_size=0), r"image_size=0; allowed for 'fractal_single': an int >= 1"),
+    ("fractal_multi", dict(seed=-1), r"seed=-1; allowed: an int >= 0"),
+    ("fractaldb", dict(num_samples=0), r"num_samples=0; allowed: an int >= 1"),
+    ("fractaldb", dict(num_classes=0), r"num_classes=0; allowed for 'fractaldb': an int from 1 to 1000"),
+    ("fractaldb", dict(num_classes=1001), r"num_classes=1001; allowed for 'fractaldb': an int from 1 to 1000"),
+    ("fractal_single", dict(num_classes=0), r"num_classes=0; allowed for 'fractal_single': an int >= 1"),
+    ("fractal_multi", dict(num_classes=2.0), r"num_classes=2.0; allowed for 'fractal_multi': an int >= 1"),
+])
+def test_bad_arguments_raise_clearly(name, kwargs, message):
+    args = {"split": "train", "image_size": 32, "seed": 0, "num_samples": 4, "num_classes": 3, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        load_fractal(name, **args, cache=False)
+    if "num_samples" not in kwargs:  # the makers check the same
+        with pytest.raises(ValueError, match=message):
+            fractal_maker(name, args["split"], args["image_size"], args["seed"], args["num_classes"])
+
+
+def test_smallest_fractaldb_images_and_too_small_patch():
+    images, _ = fractal_maker("fractaldb", "train", 3, seed=0, num_classes=2)(np.arange(4))
+    assert images.shape == (4, 3, 3, 3) and images.any()
+    points = iterate(published_categories(1), np.array([1], dtype=np.uint64), 100)
+    for size in (1, 2):  # a 3x3 patch with a 1-pixel border does not fit: it used to write outside the image
+        with pytest.raises(ValueError, match=f"size={size} with pad=1: allowed size >= 2 \\* pad \\+ 1 = 3"):
+            render_patch(points, np.array([1], dtype=np.uint64), size, 1)
+    with pytest.raises(ValueError, match="pad=0; allowed: pad >= 1"):
+        render_patch(points, np.array([1], dtype=np.uint64), 8, 0)
 
 
 def test_balanced_labels_depend_on_index_only():
@@ -118,7 +163,7 @@ def test_filling_rate_accepts_published_and_rejects_degenerate():
 def test_search_finds_categories_deterministically():
     kwargs = dict(seed=5, size=128, num_points=6_250, batch_size=32)  # 100k points at 512 px, scaled
     cats, rates = search_categories(2, **kwargs)
-    cats_again, _ = search_categories(2, **kwargs)
+    cats_again, _ = search_categories(2, **kwargs, progress=False)
     assert len(cats) == 2 and np.all(rates >= 0.2)
     assert all(np.array_equal(a, b) for a, b in zip(cats, cats_again))
 
@@ -191,11 +236,19 @@ def test_fractaldb_instances_patterns_and_flips():
     assert not np.array_equal(images[0, 0], images[2, 0])
 
 
-def test_cache_round_trip_and_stream(tmp_path):
+def test_cache_round_trip_and_stream(tmp_path, monkeypatch):
     first = load_fractal("fractal_single", "train", 32, seed=2, num_samples=8, num_classes=4)
     files = list((tmp_path / "cache" / "generated").glob("fractal_single-train-32px-*.pt"))
     assert len(files) == 1
-    second = load_fractal("fractal_single", "train", 32, seed=2, num_samples=8, num_classes=4)
+
+    def no_generation(*args, **kwargs):
+        raise AssertionError("generated again instead of read from the cache")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loaders, "generate_all", no_generation)
+        second = load_fractal("fractal_single", "train", 32, seed=2, num_samples=8, num_classes=4)
+        with pytest.raises(AssertionError, match="generated again"):  # another config is not in the cache
+            load_fractal("fractal_single", "train", 32, seed=3, num_samples=8, num_classes=4)
     assert torch.equal(first.images, second.images) and torch.equal(first.labels, second.labels)
     assert first.info == second.info and first.mean == second.mean
     stream = fractal_stream("fractal_single", 32, seed=2, num_samples=8, num_classes=4)

@@ -19,7 +19,7 @@ def test_loss_only_on_masked_patches():
     imgs = torch.randn(2, 3, 16, 16)
     masking = sample_mask(2, 4, 0.5, "random", torch.Generator().manual_seed(0))
     out = model(imgs, 0.5, masking=masking)
-    # change the pixels of visible patches only: the loss must not move
+    # the loss is the mean over masked patches only
     visible = masking.mask == 0
     target = model.target(imgs)
     assert torch.allclose(out.loss, ((out.pred - target) ** 2).mean(-1)[~visible].mean())

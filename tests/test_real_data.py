@@ -281,6 +281,9 @@ def test_checksum_mismatch_is_clear_error(root):
     (dict(name="stl10", split="train", image_size=32.0), "image_size=32.0"),
     (dict(name="stl10", split="train", num_samples=-1), "num_samples=-1"),
     (dict(name="stl10", split="train", num_samples=True), "num_samples=True"),
+    (dict(name="stl10", split="train", seed=-1), "seed=-1"),
+    (dict(name="digits", split="train", seed=1.5), "seed=1.5"),
+    (dict(name="fractaldb", split="train", image_size=2), "image_size=2"),
 ])
 def test_bad_arguments_fail_before_loading(root, kwargs, needle):
     with pytest.raises(ValueError) as err:  # root is empty: a loader would raise FileNotFoundError

@@ -9,6 +9,7 @@ provenance in ``info``). Arguments are checked here, before anything is read or 
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 from .base import ImageTensorDataset, channel_stats
@@ -23,11 +24,13 @@ class DatasetSpec:
         splits: allowed split names.
         image_size: side used when ``image_size=None`` (the native size of real sets).
         description: one line for tables and error messages.
+        min_image_size: the smallest side the loader can make.
     """
 
     splits: tuple[str, ...]
     image_size: int
     description: str
+    min_image_size: int = 1
 
 
 _LABELLED = ("train", "test")
@@ -43,17 +46,42 @@ DATASETS: dict[str, DatasetSpec] = {
                                            "32x32 (torchvision)"),
     "digits": DatasetSpec(_LABELLED, 32, "scikit-learn handwritten digits: 1,797 grey 8x8 images, "
                                          "upsampled, grey replicated to 3 channels, offline"),
-    "fractaldb": DatasetSpec(_LABELLED, 32, "FractalDB (Kataoka et al.): IFS categories, generated"),
+    # FractalDB's 3x3 patches need a border of at least one pixel on each side: 1 + 1 + 1 pixels
+    "fractaldb": DatasetSpec(_LABELLED, 32, "FractalDB (Kataoka et al.): IFS categories, generated", 3),
     "fractal_single": DatasetSpec(_LABELLED, 32, "Single-Instance fractals (Anderson & Farrell), generated"),
     "fractal_multi": DatasetSpec(_LABELLED, 32, "Multi-Instance fractals (Anderson & Farrell), "
                                                 "multi-hot targets, generated"),
 }
 
-FRACTALS = ("fractaldb", "fractal_single", "fractal_multi")
+FRACTALS = ("fractaldb", "fractal_single", "fractal_multi")  # the generated fractal sets (``fractals.NAMES``)
 
 
-def _is_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
+def is_int(x: object) -> bool:
+    """An integer (Python's or numpy's), not a bool."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def check_image_size(name: str, image_size: int | None, none_ok: bool = False) -> None:
+    """Raise ``ValueError`` unless ``image_size`` is an int the loader of ``name`` can make (or None
+    when ``none_ok``, for the default size)."""
+    spec = DATASETS[name]
+    if image_size is None and none_ok:
+        return
+    if not is_int(image_size) or image_size < spec.min_image_size:
+        default = f", or None for {spec.image_size}" if none_ok else ""
+        raise ValueError(f"image_size={image_size!r}; allowed for {name!r}: an int >= {spec.min_image_size}{default}")
+
+
+def check_seed(seed: int, param: str = "seed") -> None:
+    """Raise ``ValueError`` unless ``seed`` is an int >= 0 (numpy's seeds are non-negative)."""
+    if not is_int(seed) or seed < 0:
+        raise ValueError(f"{param}={seed!r}; allowed: an int >= 0")
+
+
+def check_num_samples(num_samples: int | None) -> None:
+    """Raise ``ValueError`` unless ``num_samples`` is None (all) or an int >= 1."""
+    if num_samples is not None and (not is_int(num_samples) or num_samples < 1):
+        raise ValueError(f"num_samples={num_samples!r}; allowed: an int >= 1, or None for all")
 
 
 def check_args(name: str, split: str, image_size: int | None, seed: int,
@@ -64,12 +92,9 @@ def check_args(name: str, split: str, image_size: int | None, seed: int,
     spec = DATASETS[name]
     if split not in spec.splits:
         raise ValueError(f"split={split!r} is not a split of {name!r}; allowed: {list(spec.splits)}")
-    if image_size is not None and (not _is_int(image_size) or image_size < 1):
-        raise ValueError(f"image_size={image_size!r}; allowed: a positive int, or None for {spec.image_size}")
-    if num_samples is not None and (not _is_int(num_samples) or num_samples < 1):
-        raise ValueError(f"num_samples={num_samples!r}; allowed: a positive int, or None for all")
-    if not _is_int(seed):
-        raise ValueError(f"seed={seed!r}; allowed: an int")
+    check_image_size(name, image_size, none_ok=True)
+    check_num_samples(num_samples)
+    check_seed(seed)
     return spec
 
 
@@ -112,5 +137,5 @@ def load_dataset(
     return load_real(name, **args)
 
 
-__all__ = ["DATASETS", "DatasetSpec", "DatasetNotFoundError", "ImageTensorDataset", "channel_stats",
-           "check_args", "load_dataset"]
+__all__ = ["DATASETS", "FRACTALS", "DatasetSpec", "DatasetNotFoundError", "ImageTensorDataset", "channel_stats",
+           "check_args", "check_image_size", "check_num_samples", "check_seed", "load_dataset"]

@@ -6,7 +6,7 @@ index operation and keeps data order fully determined by one ``torch.Generator``
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch.utils.data import Dataset
@@ -69,8 +69,7 @@ class ImageTensorDataset(Dataset):
 
     def subset(self, n: int) -> "ImageTensorDataset":
         """The first ``n`` samples (data sets are already in random order when generated)."""
-        return ImageTensorDataset(self.images[:n], self.labels[:n], self.num_classes, self.name,
-                                  self.split, self.mean, self.std, self.class_names, dict(self.info))
+        return replace(self, images=self.images[:n], labels=self.labels[:n], info=dict(self.info))
 
 
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -5,15 +5,20 @@ the figures show exactly what the experiments train on.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from .builtin import CLASS_NAMES, BuiltinConfig, BuiltinMaker
+from ..paths import REPO_ROOT
+
+from .builtin import CLASS_NAMES, builtin_maker
 from .fractals.fractaldb import FLIPS, FractalDBConfig, category_instances, published_categories, weight_patterns
 from .fractals.loaders import fractal_maker
-from .fractals.seeding import SPLIT_CODES
 
 GENERATOR_TITLES = {"fractaldb": "FractalDB", "fractal_single": "Single-Instance",
                     "fractal_multi": "Multi-Instance", "builtin": "Built-in (train)"}
@@ -51,7 +56,7 @@ def image_grid(images, row_titles=None, col_titles=None, cell: float = 1.1, titl
 def generator_samples(name: str, image_size: int, seed: int, count: int, num_classes: int = 100) -> np.ndarray:
     """The first ``count`` training images of a generator (a fractal set or ``"builtin"``): (count, 3, S, S)."""
     if name == "builtin":
-        make = BuiltinMaker("train", (seed, SPLIT_CODES["train"]), BuiltinConfig(image_size))
+        make = builtin_maker("train", image_size, seed)
     else:
         make = fractal_maker(name, "train", image_size, seed, num_classes)
     return make(np.arange(count))[0]
@@ -82,33 +87,36 @@ def fractaldb_category_figure(category: int = 0, image_size: int = 64, seed: int
 
 def builtin_classes_figure(image_size: int = 64, seed: int = 0, per_class: int = 6) -> Figure:
     """The built-in task: ``per_class`` training images of each of its 10 classes (one row each)."""
-    make = BuiltinMaker("train", (seed, SPLIT_CODES["train"]), BuiltinConfig(image_size))
+    make = builtin_maker("train", image_size, seed)
     images, labels = make(np.arange(10 * per_class))
     rows = np.stack([images[labels == k][:per_class] for k in range(len(CLASS_NAMES))])
     return image_grid(rows, row_titles=list(CLASS_NAMES))
 
 
-def fractal_benchmark_table(results_dir=None):
+def _one_thread_rate(fast: dict) -> float | None:
+    """Images/s measured with one thread, rounded; None when the run did not measure it (``--quick``)."""
+    rate = fast.get("1_threads")
+    return None if rate is None else round(rate)
+
+
+def fractal_benchmark_table(results_dir: str | Path | None = None) -> pd.DataFrame:
     """The generator speeds recorded by ``benchmarks/bench_fractals.py`` (one row per machine,
-    generator and image size), for the book. Reads ``benchmarks/results/fractals_*.json``."""
-    import json
-
-    import pandas as pd
-
-    from ..paths import REPO_ROOT
+    generator and image size), for the book. Reads ``benchmarks/results/fractals_*.json``; a
+    ``--quick`` run (all threads only) is marked as such and has no one-thread speed."""
+    folder = Path(results_dir) if results_dir is not None else REPO_ROOT / "benchmarks" / "results"
     rows = []
-    folder = results_dir or REPO_ROOT / "benchmarks" / "results"
     for path in sorted(folder.glob("fractals_*.json")):
         bench = json.loads(path.read_text())
         machine = f"{bench.get('host')} ({bench.get('device')}, {bench.get('cpu_threads')} threads)"
+        if bench.get("quick"):
+            machine += ", quick run"
         for size, gens in bench["sizes"].items():
             for name, r in gens.items():
                 if not isinstance(r, dict) or "fast" not in r:
                     continue  # e.g. the torch path's separate timings
-                speeds = {k: v for k, v in r["fast"].items() if k.endswith("_threads")}
                 vs_original = r.get("per_core_vs_original")
                 rows.append({"machine": machine, "generator": name, "size (px)": int(size),
-                             "fast, 1 thread (images/s)": round(speeds.get("1_threads", float("nan"))),
+                             "fast, 1 thread (images/s)": _one_thread_rate(r["fast"]),
                              "straightforward (images/s)": round(r["reference"], 1),
                              "speed-up per core": round(r["speedup_per_core"], 1),
                              "x original code per core": (f"{vs_original[0]:.0f}-{vs_original[1]:.0f}"

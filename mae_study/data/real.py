@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torchvision
 from torchvision.transforms.v2 import functional as TF
+from tqdm.auto import tqdm
 
 from ..paths import data_root
 from .base import ImageTensorDataset
@@ -154,7 +155,7 @@ def resize_images(images: torch.Tensor, image_size: int, chunk: int = 4096) -> t
     if images.shape[-2:] == (image_size, image_size):
         return images
     out = torch.empty(*images.shape[:2], image_size, image_size, dtype=torch.uint8)
-    for i in range(0, len(images), chunk):
+    for i in tqdm(range(0, len(images), chunk), desc="resize", disable=len(images) <= chunk, leave=False):
         out[i:i + chunk] = TF.resize(images[i:i + chunk], [image_size, image_size], antialias=True)
     return out
 

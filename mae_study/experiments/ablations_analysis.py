@@ -16,7 +16,9 @@ import seaborn as sns
 from ..flops import mae_forward_flops
 from ..masking import num_visible
 from ..models.mae import MAEConfig
+from ..params import check_profile
 from ..paths import reference_root
+from ..reporting import mean_spread
 from ..results import RunDir, load_runs
 from .ablations import (FINETUNE, GRIDS, MODES, PRETRAIN, STEP_COST, TABLES, check_table, pretrain_name,
                         pretrain_params)
@@ -87,7 +89,7 @@ def results(profile: str) -> pd.DataFrame:
 
     A run shared by several tables appears once in each. Training from scratch is the table
     ``"scratch"``. Only finished runs count."""
-    ft = finetune_table(profile)
+    ft = finetune_table(check_profile(profile))
     acc = ft.groupby(["pretrained", "mode"])["accuracy"].mean() if len(ft) else pd.Series(dtype=float)
     rows = []
     for table in TABLES:
@@ -141,15 +143,57 @@ def _paper_key(table: str, value, encoder_width: int):
     return round(value / encoder_width, 3) if table == "decoder_width" else value
 
 
+def arms_without_paper_numbers(profile: str, table: str) -> list:
+    """The arm values of ``table`` at ``profile`` that the paper's transcribed numbers do not cover
+    (empty when the seeds give no numbers for the table at all)."""
+    paper = paper_numbers(table)
+    if not paper:
+        return []
+    enc = _encoder_width(check_profile(profile))
+    return [v for v in (arm_value(table, a) for a in GRIDS[profile][table].arms())
+            if _paper_key(table, v, enc) not in paper]
+
+
+def width_note(profile: str) -> str:
+    """A sentence for the book on the decoder-width arms without a paper counterpart and why (the
+    paper's width, at the same fraction of this profile's encoder, is not a valid decoder width
+    here); empty when every arm has one."""
+    unmatched = arms_without_paper_numbers(profile, "decoder_width")
+    if not unmatched:
+        return ""
+    cfg = build_model_config(pretrain_params(profile, {}, 0))
+    run = {arm_value("decoder_width", a) for a in GRIDS[profile]["decoder_width"].arms()}
+    missing = [f * cfg.embed_dim for f in sorted(paper_numbers("decoder_width"))
+               if not any(abs(f * cfg.embed_dim - w) < 1e-9 for w in run)]
+    why = ", ".join(f"{w:g}" + (f" (not a multiple of the decoder's {cfg.decoder_num_heads} heads)"
+                                if w % cfg.decoder_num_heads else "") for w in missing)
+    return (f"The paper's decoder widths, as fractions of its encoder's width, would here be widths "
+            f"{', '.join(f'{f * cfg.embed_dim:g}' for f in sorted(paper_numbers('decoder_width')))}; "
+            f"not run: {why or 'none'}. The {', '.join(str(w) for w in unmatched)}-wide arm"
+            f"{'s' if len(unmatched) > 1 else ''} "
+            f"({', '.join(f'{w / cfg.embed_dim:.3g}' for w in unmatched)} of the encoder's width) "
+            f"{'have' if len(unmatched) > 1 else 'has'} no paper counterpart.")
+
+
+def _mean_sd(stats: pd.DataFrame, key) -> tuple[float, float]:
+    """(mean, sd) of one group of a `mean_spread` table indexed by its groups; nan if absent."""
+    if key not in stats.index:
+        return math.nan, math.nan
+    row = stats.loc[key]
+    return row["mean"], row["std"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Tables and figures
 # ---------------------------------------------------------------------------------------------
 
 def table(profile: str, name: str) -> pd.DataFrame:
     """One ablation: per arm, ours (mean and sd over pre-training seeds) beside the paper's numbers."""
+    check_profile(profile)
     check_table(name)
     everything = results(profile)
     res = everything[everything["table"] == name]
+    stats = mean_spread(res, ["value", "mode"], "accuracy").set_index(["value", "mode"])
     pre = pretrain_table(profile)
     loss = pre.set_index("run")["final_loss"] if len(pre) else pd.Series(dtype=float)
     grid = GRIDS[profile][name]
@@ -162,9 +206,7 @@ def table(profile: str, name: str) -> pd.DataFrame:
         if name == "decoder_width":
             row["x encoder width"] = round(value / enc, 3)
         for mode in grid.modes:
-            a = res[(res["value"] == value) & (res["mode"] == mode)]["accuracy"]
-            row[MODE_NAMES[mode]] = a.mean() if len(a) else math.nan
-            row[f"{MODE_NAMES[mode]} sd"] = a.std(ddof=1) if len(a) > 1 else math.nan
+            row[MODE_NAMES[mode]], row[f"{MODE_NAMES[mode]} sd"] = _mean_sd(stats, (value, mode))
         names = [pretrain_name(pretrain_params(profile, arm, s)) for s in grid.pretrain_seeds]
         done = [n for n in names if n in loss.index]
         row["pre-training loss"] = loss[done].mean() if done else math.nan
@@ -176,10 +218,9 @@ def table(profile: str, name: str) -> pd.DataFrame:
     if grid.scratch:
         row = {name.replace("_", " "): "no pre-training"}
         scratch = everything[everything["table"] == "scratch"]
+        scratch_stats = mean_spread(scratch, ["mode"], "accuracy").set_index("mode")
         for mode in grid.modes:
-            a = scratch[scratch["mode"] == mode]["accuracy"]
-            row[MODE_NAMES[mode]] = a.mean() if len(a) else math.nan
-            row[f"{MODE_NAMES[mode]} sd"] = a.std(ddof=1) if len(a) > 1 else math.nan
+            row[MODE_NAMES[mode]], row[f"{MODE_NAMES[mode]} sd"] = _mean_sd(scratch_stats, mode)
         row["trials"] = int(scratch["seed"].nunique())
         rows.append(row)
     return pd.DataFrame(rows)
@@ -187,6 +228,7 @@ def table(profile: str, name: str) -> pd.DataFrame:
 
 def summary(profile: str) -> pd.DataFrame:
     """Every table stacked: table, arm, fine-tune and linear-probe accuracy (mean, sd), trials."""
+    check_profile(profile)
     frames = []
     for name in TABLES:
         t = table(profile, name).rename(columns={name.replace("_", " "): "arm"})
@@ -197,6 +239,7 @@ def summary(profile: str) -> pd.DataFrame:
 def figure(profile: str, name: str, axes=None):
     """Accuracy per arm, fine-tuning and linear probe side by side: each pre-training seed a dot,
     mean and one standard deviation as a bar; training from scratch dashed where it was run."""
+    check_profile(profile)
     check_table(name)
     res = results(profile)
     data = res[res["table"] == name].copy()
@@ -230,7 +273,7 @@ def figure(profile: str, name: str, axes=None):
 def step_cost_table(profile: str) -> pd.DataFrame:
     """Per timed configuration: tokens the encoder sees, analytic FLOPs and measured step time,
     without and with mask tokens; and the paper's ViT-L (analytic only) beside the paper's 3.3x."""
-    df = load_runs(STEP_COST, profile)
+    df = load_runs(STEP_COST, check_profile(profile))
     rows = []
     for _, r in df.iterrows():
         rows.append({"configuration": r["run"], "image [px]": r["config.params.image_size"],
@@ -325,6 +368,12 @@ def claims_from(res: pd.DataFrame, cost: pd.DataFrame | None = None, encoder_wid
     def pct(v):
         return arm_label("mask_ratio", v)
 
+    def beats(table, claim, mode, better, worse, paper_keys, paper_fallback, ours):
+        """The claim that arm ``better`` beats arm ``worse``: judged on ``better`` minus ``worse``."""
+        d, se = _compare(acc(table, worse, mode), acc(table, better, mode))
+        add(table, claim, mode, _paper_pair(table, paper_keys, mode, encoder_width, paper_fallback),
+            f"{ours}: {_fmt(d, se)}", _verdict([_sign(d, se)]))
+
     for mode in MODES:
         # --- mask ratio ---------------------------------------------------------------------
         ratios = sorted(values("mask_ratio", mode))
@@ -376,29 +425,28 @@ def claims_from(res: pd.DataFrame, cost: pd.DataFrame | None = None, encoder_wid
             _verdict([_sign(gap, gap_se)]))
 
     # --- decoder width ---------------------------------------------------------------------
+    def widths_at(mode, fraction=None, below=None):
+        """The decoder widths run in ``mode`` at ``fraction`` of the encoder width, or below ``below``."""
+        ws = sorted(values("decoder_width", mode))
+        if fraction is not None:
+            return [w for w in ws if abs(w / encoder_width - fraction) < 1e-9]
+        return [w for w in ws if w / encoder_width < below - 1e-9]
+
     for mode in MODES:
-        widths = sorted(values("decoder_width", mode))
-        half = [w for w in widths if abs(w / encoder_width - 0.5) < 1e-9]
-        full = [w for w in widths if abs(w / encoder_width - 1.0) < 1e-9]
+        half, full = widths_at(mode, fraction=0.5), widths_at(mode, fraction=1.0)
         if half and full:
-            d, se = _compare(acc("decoder_width", full[0], mode), acc("decoder_width", half[0], mode))
-            add("decoder_width", "a decoder half as wide as the encoder does at least as well as a full-width one",
-                mode, _paper_pair("decoder_width", [half[0], full[0]], mode, encoder_width, "Table 1b"),
-                f"half minus full width: {_fmt(d, se)}", _verdict([_sign(d, se)]))
-    narrow = [w for w in widths if w / encoder_width < 0.5 - 1e-9]  # widths, half: of the linear probe
+            beats("decoder_width", "a decoder half as wide as the encoder does at least as well as a full-width one",
+                  mode, half[0], full[0], [half[0], full[0]], "Table 1b", "half minus full width")
+    half, narrow = widths_at("linear", fraction=0.5), widths_at("linear", below=0.5)
     if half and narrow:
-        d, se = _compare(acc("decoder_width", narrow[0], "linear"), acc("decoder_width", half[0], "linear"))
-        add("decoder_width", "a much narrower decoder hurts linear probing", "linear",
-            _paper_pair("decoder_width", [narrow[0], half[0]], "linear", encoder_width, "Table 1b"),
-            f"half minus {narrow[0] / encoder_width:g}x width: {_fmt(d, se)}", _verdict([_sign(d, se)]))
+        beats("decoder_width", "a much narrower decoder hurts linear probing", "linear", half[0], narrow[0],
+              [narrow[0], half[0]], "Table 1b", f"half minus {narrow[0] / encoder_width:g}x width")
 
     # --- mask token ------------------------------------------------------------------------
     for mode in MODES:
         if {True, False} <= set(values("mask_token", mode)):
-            d, se = _compare(acc("mask_token", True, mode), acc("mask_token", False, mode))
-            add("mask_token", "an encoder without mask tokens is more accurate", mode,
-                _paper_pair("mask_token", [True, False], mode, encoder_width, "Table 1c"),
-                f"without minus with: {_fmt(d, se)}", _verdict([_sign(d, se)]))
+            beats("mask_token", "an encoder without mask tokens is more accurate", mode, False, True,
+                  [True, False], "Table 1c", "without minus with")
     if cost is not None and len(cost):
         paper_row = cost[cost["configuration"].str.contains("paper")]
         if len(paper_row):
@@ -432,19 +480,15 @@ def claims_from(res: pd.DataFrame, cost: pd.DataFrame | None = None, encoder_wid
                 "random minus " + ", ".join(f"{o}: {_fmt(*c)}" for o, c in cmp.items()),
                 _verdict([_sign(*c) for c in cmp.values()]))
         if {"block 50 %", "block 75 %"} <= set(samplings):
-            d, se = _compare(acc("sampling", "block 75 %", mode), acc("sampling", "block 50 %", mode))
-            add("sampling", "block sampling does better at 50 % than at 75 %", mode,
-                _paper_pair("sampling", ["block 50 %", "block 75 %"], mode, encoder_width,
-                            "block works well at 50 %, degrades at 75 % (seed 001)"),
-                f"block 50 % minus block 75 %: {_fmt(d, se)}", _verdict([_sign(d, se)]))
+            beats("sampling", "block sampling does better at 50 % than at 75 %", mode, "block 50 %", "block 75 %",
+                  ["block 50 %", "block 75 %"], "block works well at 50 %, degrades at 75 % (seed 001)",
+                  "block 50 % minus block 75 %")
 
     # --- target ----------------------------------------------------------------------------
     for mode in MODES:
         if {True, False} <= set(values("target", mode)):
-            d, se = _compare(acc("target", False, mode), acc("target", True, mode))
-            add("target", "a per-patch normalised pixel target beats the plain pixel target", mode,
-                _paper_pair("target", [False, True], mode, encoder_width, "normalised pixels better (Table 1d, seed 001)"),
-                f"normalised minus plain: {_fmt(d, se)}", _verdict([_sign(d, se)]))
+            beats("target", "a per-patch normalised pixel target beats the plain pixel target", mode, True, False,
+                  [False, True], "normalised pixels better (Table 1d, seed 001)", "normalised minus plain")
     return pd.DataFrame(rows, columns=["table", "claim", "metric", "paper", "ours", "verdict"])
 
 
@@ -469,15 +513,20 @@ def claims(profile: str) -> pd.DataFrame:
 def setting(profile: str) -> dict:
     """What the runs of this profile used, read back from the baseline run's files, and how far
     that is from the paper's setting (ratios: paper / ours)."""
-    pre = load_runs(PRETRAIN, profile)
+    pre = load_runs(PRETRAIN, check_profile(profile))
     ft = load_runs(FINETUNE, profile)
     base = pre[pre["run"] == pretrain_name(pretrain_params(profile, {}, 0))]
     c = (base if len(base) else pre).iloc[0]
     f = ft.iloc[0] if len(ft) else None
-    model = MAEConfig(**RunDir(profile, PRETRAIN, c["run"]).read("config.json")["model"])
+    base_run = RunDir(profile, PRETRAIN, c["run"])
+    model = MAEConfig(**base_run.read("config.json")["model"])
+    hw = base_run.read("provenance.json").get("hardware", {})
+    device = (f"one {hw['gpu']} GPU" if hw.get("gpu") else
+              f"a {hw.get('cpu_count')}-core {hw.get('cpu')} CPU" if hw.get("cpu_count") else f"a {hw.get('cpu')} CPU")
     P = PAPER_SETTING
     ours = {"embed_dim": model.embed_dim, "depth": model.depth, "num_heads": model.num_heads,
             "decoder_depth": model.decoder_depth, "decoder_embed_dim": model.decoder_embed_dim,
+            "decoder_num_heads": model.decoder_num_heads, "device": device,
             "image_size": model.img_size, "patch_size": model.patch_size, "num_patches": model.num_patches,
             "pretrain_images": int(c["config.data.num_images"]), "pretrain_epochs": int(c["config.train.num_epochs"]),
             "batch_size": int(c["config.train.batch_size"]),

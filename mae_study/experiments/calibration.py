@@ -8,8 +8,8 @@ import torch
 
 from ..data import load_dataset
 from ..data.builtin import linear_probe_accuracy
-from ..params import Experiment
-from ..results import RunDir, provenance
+from ..params import Experiment, check_profile
+from ..results import RunDir, load_runs, provenance
 from .finetune import finetune_defaults, run_finetune
 
 EXPERIMENT = "data_calibration"
@@ -55,6 +55,21 @@ def run_calibration(p: dict, progress: bool = True) -> RunDir:
                  "scratch_vit": scratch.read("final.json")["test_accuracy_last_k"],
                  "scratch_epochs": p["scratch_epochs"]}
         run.write_config({"params": p, "task": task, "data_info": train.info})
-        run.finish(final, provenance(p["profile"], {"data_seed": p["data_seed"]}, "cpu", time.perf_counter() - t0))
+        device = scratch.read("provenance.json")["hardware"]["device"]  # where the from-scratch classifier trained
+        run.finish(final, provenance(p["profile"], {"data_seed": p["data_seed"]}, device, time.perf_counter() - t0))
         rows[task] = final
     return rows
+
+
+def floor_note(profile: str, task: str = "builtin") -> str:
+    """One sentence for the book: the pixel probe's and the from-scratch ViT's accuracy on ``task``
+    at ``profile``, read from the calibration run; empty when that run does not exist."""
+    runs = load_runs(EXPERIMENT, check_profile(profile))
+    row = runs[runs["run"] == task] if len(runs) else runs
+    if not len(row):
+        return ""
+    r = row.iloc[0]
+    return (f" For scale: on this task a logistic regression on raw pixels reaches "
+            f"{100 * r['final.pixel_linear_probe']:.1f} % and the same ViT trained from scratch "
+            f"{100 * r['final.scratch_vit']:.1f} % (data chapter; {int(r['final.num_train']):,} "
+            f"training images, {int(r['final.scratch_epochs'])} epochs).")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..params import Experiment
+from ..params import Experiment, check_profile
 from .common import ratio_tag
 from .finetune import check_finetune, finetune_defaults
 from .pretrain import check_pretrain, pretrain_defaults
@@ -47,13 +47,14 @@ GRIDS = {
 
 def pretrain_runs(profile: str) -> list[tuple[str, dict]]:
     """(run name, overrides) of every pre-training run of the grid."""
-    g = GRIDS[profile]
+    g = GRIDS[check_profile(profile)]
     return [(f"{m}_{ratio_tag(r)}_s{s}", {"method": m, "final_mask_ratio": r, "seed": s})
             for r in g.final_ratios for m in g.methods for s in g.pretrain_seeds]
 
 
 def finetune_runs(profile: str) -> list[tuple[str, dict]]:
-    g = GRIDS[profile]
+    """(run name, overrides) of every fine-tuning run: each pre-trained encoder (and scratch)."""
+    g = GRIDS[check_profile(profile)]
     sources = [name for name, _ in pretrain_runs(profile)] + (["scratch"] if g.scratch else [])
     return [(f"{src}__{mode}_ft{s}", {"pretrained": src, "mode": mode, "seed": s})
             for src in sources for mode in g.modes for s in g.finetune_seeds]

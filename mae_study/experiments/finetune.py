@@ -16,7 +16,7 @@ from ..flops import classifier_forward_flops
 from ..models import MAEClassifier, MAEEncoder, MAEConfig
 from ..models.classifier import parse_mode
 from ..results import RunDir, provenance
-from .common import resolve_device, seeds_for
+from .common import check_run_params, resolve_device, seeds_for
 
 
 def check_finetune(p: dict) -> None:
@@ -28,7 +28,15 @@ def check_finetune(p: dict) -> None:
     if p["pool"] not in ("cls", "mean"):
         raise ValueError(f"pool must be 'cls' or 'mean', got {p['pool']!r}")
     parse_mode(p["mode"], 10**6)  # the depth bound is checked once the encoder is known
-    TrainConfig(num_epochs=1, batch_size=1, amp_dtype=p["amp_dtype"], compile=p["compile"])  # a clear error
+    build_train_config(p, "cpu")  # lr, schedule, speed options: a clear error before any compute
+
+
+def build_train_config(p: dict, device: str) -> TrainConfig:
+    s = seeds_for(p["seed"])
+    return TrainConfig(num_epochs=p["num_epochs"], batch_size=p["batch_size"], lr=p["lr"],
+                       warmup_epochs=p["warmup_epochs"], lr_schedule=p["lr_schedule"],
+                       weight_decay=p["weight_decay"], data_seed=s["data_seed"], aug_seed=s["aug_seed"],
+                       mask_seed=s["mask_seed"], device=device, amp_dtype=p["amp_dtype"], compile=p["compile"])
 
 
 def pretrained_run(p: dict) -> RunDir | None:
@@ -69,6 +77,7 @@ def run_finetune(p: dict, experiment: str, run_name: str | None = None, progress
     device = resolve_device(p["device"])
     source = pretrained_run(p)  # a clear error before any compute if it does not exist
     run = RunDir(p["profile"], experiment, run_name or default_run_name(p))
+    check_run_params(run, p)
     if run.is_finished():
         return run
     encoder = build_encoder(p, source)
@@ -82,10 +91,7 @@ def run_finetune(p: dict, experiment: str, run_name: str | None = None, progress
     torch.manual_seed(seeds_for(p["seed"])["init_seed"] + 10_000)  # the head's initialisation
     model = MAEClassifier(encoder, train.num_classes, pool=p["pool"], mode=p["mode"])
     s = seeds_for(p["seed"])
-    cfg = TrainConfig(num_epochs=p["num_epochs"], batch_size=p["batch_size"], lr=p["lr"],
-                      warmup_epochs=p["warmup_epochs"], lr_schedule=p["lr_schedule"],
-                      weight_decay=p["weight_decay"], data_seed=s["data_seed"], aug_seed=s["aug_seed"],
-                      mask_seed=s["mask_seed"], device=device, amp_dtype=p["amp_dtype"], compile=p["compile"])
+    cfg = build_train_config(p, device)
     run.write_config({"params": p, "model": asdict(encoder.cfg), "train": asdict(cfg), "seeds": s,
                       "pretrained_from": str(source.path.relative_to(source.path.parents[2])) if source else None,
                       "trainable_params": model.num_trainable(),
@@ -95,7 +101,7 @@ def run_finetune(p: dict, experiment: str, run_name: str | None = None, progress
     def eval_fn(m, epoch):
         if epoch < p["num_epochs"] - p["average_last"]:
             return {}  # only the epochs that are averaged are evaluated (saves most of the test passes)
-        r = evaluate(m, test, batch_size=256, device=device)
+        r = evaluate(m, test, batch_size=256, device=device, progress=progress)
         return {"test_accuracy": r["accuracy"], "test_loss": r["loss"]}
 
     result = fit(model, classification_loss, train, cfg, run=run, eval_fn=eval_fn, progress=progress,

@@ -13,14 +13,14 @@ import torch
 
 from ..data import load_dataset
 from ..engine import TrainConfig, fit
-from ..flops import mae_forward_flops
+from ..flops import mae_forward_flops, train_step_flops
 from ..losses import MAELoss
 from ..masking import check_mask_ratio, check_sampling, sample_mask, unpatchify
 from ..models import MaskedAutoencoder, mae_config
 from ..params import Experiment
 from ..results import RunDir, provenance
 from ..schedules import ConstantSchedule, StageSchedule, dynmask_stages, schedule_to_dict
-from .common import PRETRAIN_SPLIT, ratio_tag, resolve_device, seeds_for
+from .common import PRETRAIN_SPLIT, check_run_params, params_tag, ratio_tag, resolve_device, seeds_for
 
 METHODS = ("static", "dynamic")
 
@@ -37,7 +37,8 @@ def check_pretrain(p: dict) -> None:
         if p[key] < 1:
             raise ValueError(f"{key} must be >= 1, got {p[key]}")
     build_model_config(p)  # patch size vs image size, widths vs heads
-    build_train_config(p, "cpu")  # amp_dtype, compile
+    build_train_config(p, "cpu")  # lr, schedule, speed options
+    build_schedule(p)  # a dynamic ratio without Table 3 stages, a changing schedule for 'static'
 
 
 def build_model_config(p: dict):
@@ -59,7 +60,9 @@ def build_schedule(p: dict):
 
 
 def default_run_name(p: dict) -> str:
-    return f"{p['method']}_{ratio_tag(p['final_mask_ratio'])}_s{p['seed']}"
+    """``dynamic_r85_s0``; with an explicit schedule, a tag of it is added (``..._sched1a2b3c4d``)."""
+    name = f"{p['method']}_{ratio_tag(p['final_mask_ratio'])}_s{p['seed']}"
+    return name + (f"_sched{params_tag(p['schedule'])}" if p["schedule"] is not None else "")
 
 
 def build_train_config(p: dict, device: str) -> TrainConfig:
@@ -114,6 +117,7 @@ def run_pretrain(p: dict, experiment: str, run_name: str | None = None, progress
     schedule = build_schedule(p)
     train_cfg = build_train_config(p, device)
     run = RunDir(p["profile"], experiment, run_name or default_run_name(p))
+    check_run_params(run, p)
     if run.is_finished():
         return run
     data = load_dataset(p["dataset"], PRETRAIN_SPLIT.get(p["dataset"], "train"), image_size=p["image_size"],
@@ -140,7 +144,7 @@ def run_pretrain(p: dict, experiment: str, run_name: str | None = None, progress
         return run  # stopped early on purpose: not finished
     steps = result["steps"]
     ratios = [s["mask_ratio"] for s in steps]
-    flops_per_step = [3 * mae_forward_flops(model_cfg, r)["total"] * p["batch_size"] for r in ratios]
+    flops_per_step = [train_step_flops(model_cfg, r) * p["batch_size"] for r in ratios]
     enc_per_step = [3 * mae_forward_flops(model_cfg, r)["encoder"] * p["batch_size"] for r in ratios]
     last = result["history"][-1]
     final = {"final_loss": last["train_loss"], "final_mask_ratio": ratios[-1],

@@ -49,8 +49,9 @@ class MAEConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.fused_attn, bool):
-            raise ValueError(f"fused_attn must be True or False, got {self.fused_attn!r}")
+        for name in ("norm_pix_loss", "encoder_mask_token", "fused_attn"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.img_size % self.patch_size:
             raise ValueError(f"patch_size {self.patch_size} does not divide img_size {self.img_size}; "
                              f"allowed: a divisor of {self.img_size}")
@@ -201,6 +202,17 @@ class MAEDecoder(nn.Module):
         return self.pred(x[:, 1:])  # drop CLS: (N, L, p*p*C)
 
 
+def reconstruction_target(imgs: torch.Tensor, patch_size: int, norm_pix: bool) -> torch.Tensor:
+    """(N, C, H, W) -> (N, L, p*p*C): the patches' pixels, or with ``norm_pix`` every patch
+    normalised to zero mean and unit variance on its own (He et al.'s best target)."""
+    target = patchify(imgs, patch_size)
+    if norm_pix:
+        mean = target.mean(dim=-1, keepdim=True)
+        var = target.var(dim=-1, keepdim=True)
+        target = (target - mean) / (var + 1e-6) ** 0.5
+    return target
+
+
 @dataclass
 class MAEOutput:
     loss: torch.Tensor         # scalar: MSE on masked patches
@@ -225,12 +237,7 @@ class MaskedAutoencoder(nn.Module):
 
     def target(self, imgs: torch.Tensor) -> torch.Tensor:
         """Reconstruction target, (N, L, p*p*C): pixels, or per-patch normalised pixels."""
-        target = patchify(imgs, self.cfg.patch_size)
-        if self.cfg.norm_pix_loss:
-            mean = target.mean(dim=-1, keepdim=True)
-            var = target.var(dim=-1, keepdim=True)
-            target = (target - mean) / (var + 1e-6) ** 0.5
-        return target
+        return reconstruction_target(imgs, self.cfg.patch_size, self.cfg.norm_pix_loss)
 
     def forward_loss(self, imgs: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean over masked patches of the per-patch MSE. With nothing masked (ratio 0), the mean

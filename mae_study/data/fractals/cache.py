@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import fields
 from pathlib import Path
 from typing import Callable
 
@@ -41,8 +42,6 @@ def load_or_build(name: str, split: str, image_size: int, config: dict,
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save({"images": data.images, "labels": data.labels, "num_classes": data.num_classes,
-                    "name": data.name, "split": data.split, "mean": data.mean, "std": data.std,
-                    "class_names": data.class_names, "info": data.info}, tmp)
+        torch.save({f.name: getattr(data, f.name) for f in fields(data)}, tmp)
         os.replace(tmp, path)
     return data

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ...paths import reference_root
 from .ifs import iterate, num_points, sample_fractaldb_system
@@ -54,6 +55,11 @@ def _published() -> tuple[np.ndarray, ...]:
     return tuple(table[cats == c, 2:9] for c in range(cats.max() + 1))  # each (M, 7): a..f, p
 
 
+def num_published() -> int:
+    """How many FractalDB-1k categories were published (1,000)."""
+    return len(_published())
+
+
 def published_categories(num_categories: int | None = None) -> list[np.ndarray]:
     """The first ``num_categories`` (all 1,000 when None) FractalDB-1k systems, each (M, 7)."""
     cats = _published()
@@ -83,27 +89,31 @@ def filling_rate(systems: list[np.ndarray], seeds: np.ndarray, size: int = 512, 
 
 def search_categories(num_categories: int, seed: int, min_fill: float = 0.2, size: int = 512,
                       num_points: int = 100_000, batch_size: int = 64,
-                      max_candidates: int = 1_000_000) -> tuple[list[np.ndarray], np.ndarray]:
+                      max_candidates: int = 1_000_000, progress: bool = True) -> tuple[list[np.ndarray], np.ndarray]:
     """FractalDB's category search: candidate ``j`` (drawn from ``make_rng(seed, STREAM_SEARCH, j)``) is
     kept when its filling rate is at least ``min_fill``; the first ``num_categories`` kept, in candidate
-    order. About 2 % of candidates pass at the defaults; about 300 candidates are tested per second
-    on 2 cores (the original: 0.12-0.17).
+    order. A few per cent of candidates pass at the defaults; for the candidates tested per second, see the
+    ``search`` entry of ``benchmarks/results/fractals_vm.json`` (written by ``benchmarks/bench_fractals.py``).
 
+    Args:
+        progress: show a progress bar of the categories found.
     Returns:
         categories: list of (M, 7) systems.
         rates: (num_categories,) their filling rates.
     """
     found, rates = [], []
-    for lo in range(0, max_candidates, batch_size):
-        rngs = [make_rng(seed, STREAM_SEARCH, j) for j in range(lo, lo + batch_size)]
-        systems = [sample_fractaldb_system(rng) for rng in rngs]
-        fill = filling_rate(systems, np.array([draw_seed(rng) for rng in rngs], dtype=np.uint64), size, num_points)
-        for system, rate in zip(systems, fill):
-            if rate >= min_fill and len(found) < num_categories:
-                found.append(system)
-                rates.append(rate)
-        if len(found) == num_categories:
-            return found, np.array(rates)
+    with tqdm(total=num_categories, desc="FractalDB category search", disable=not progress) as bar:
+        for lo in range(0, max_candidates, batch_size):
+            rngs = [make_rng(seed, STREAM_SEARCH, j) for j in range(lo, lo + batch_size)]
+            systems = [sample_fractaldb_system(rng) for rng in rngs]
+            seeds = np.array([draw_seed(rng) for rng in rngs], dtype=np.uint64)
+            for system, rate in zip(systems, filling_rate(systems, seeds, size, num_points)):
+                if rate >= min_fill and len(found) < num_categories:
+                    found.append(system)
+                    rates.append(rate)
+                    bar.update(1)
+            if len(found) == num_categories:
+                return found, np.array(rates)
     raise RuntimeError(f"only {len(found)} of {num_categories} categories in {max_candidates} candidates")
 
 

@@ -11,15 +11,16 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .. import FRACTALS, check_image_size, check_num_samples, check_seed, is_int
 from ..base import ImageTensorDataset, channel_stats
 from .cache import load_or_build
 from .dataset import OnTheFlyDataset, generate_all
-from .fractaldb import FractalDBConfig, generate_fractaldb, published_categories
+from .fractaldb import FractalDBConfig, generate_fractaldb, num_published, published_categories
 from .multi_instance import MultiInstanceConfig, build_cache, generate_multi_instance
 from .seeding import SPLIT_CODES, balanced_labels, check_choice
 from .single_instance import SingleInstanceConfig, generate_single_instance, sample_systems
 
-NAMES = ("fractaldb", "fractal_single", "fractal_multi")
+NAMES = FRACTALS  # defined once, in the data package (which must not import this module)
 FRACTAL_SPLITS = ("train", "test")
 DEFAULT_NUM_CLASSES = 100
 DEFAULT_NUM_SAMPLES = {"train": 10_000, "test": 2_000}
@@ -66,11 +67,33 @@ class MultiInstanceMaker:
                                        self.config)
 
 
+def max_classes(name: str) -> int | None:
+    """The most classes fractal set ``name`` has (None: no limit)."""
+    return num_published() if name == "fractaldb" else None
+
+
+def check_fractal_args(name: str, split: str, image_size: int, seed: int, num_classes: int, epoch: int = 0) -> None:
+    """Raise ``ValueError`` naming the bad parameter, its value and what is allowed."""
+    check_choice("name", name, NAMES)
+    check_choice("split", split, FRACTAL_SPLITS)
+    check_image_size(name, image_size)
+    check_seed(seed)
+    check_seed(epoch, "epoch")
+    check_num_classes(name, num_classes)
+
+
+def check_num_classes(name: str, num_classes: int) -> None:
+    """Raise ``ValueError`` unless ``num_classes`` is an int from 1 to ``max_classes(name)``."""
+    most = max_classes(name)
+    if not is_int(num_classes) or num_classes < 1 or (most is not None and num_classes > most):
+        allowed = f"an int from 1 to {most}" if most is not None else "an int >= 1"
+        raise ValueError(f"num_classes={num_classes!r}; allowed for {name!r}: {allowed}")
+
+
 def fractal_maker(name: str, split: str, image_size: int, seed: int, num_classes: int = DEFAULT_NUM_CLASSES,
                   epoch: int = 0):
     """The maker (``make(indices) -> (images, labels)``) of one split of one fractal set."""
-    check_choice("name", name, NAMES)
-    check_choice("split", split, FRACTAL_SPLITS)
+    check_fractal_args(name, split, image_size, seed, num_classes, epoch)
     key = (int(seed), SPLIT_CODES[split], int(epoch))
     if name == "fractaldb":
         return FractalDBMaker(published_categories(num_classes), key, FractalDBConfig(image_size))
@@ -94,18 +117,19 @@ def load_fractal(name: str, split: str, image_size: int, seed: int, num_samples:
     Args:
         name: ``"fractaldb"``, ``"fractal_single"`` or ``"fractal_multi"``.
         split: ``"train"`` or ``"test"``.
-        image_size: side in pixels (any size).
+        image_size: side in pixels (FractalDB at least 3, for its 3x3 patches).
         seed: defines the classes and, with the split, every image.
         num_samples: images (default 10,000 train, 2,000 test).
-        num_classes: classes (default 100; FractalDB at most 1,000).
+        num_classes: classes (default 100; FractalDB at most the 1,000 published categories).
         cache: read from / write to ``cache_root()``.
     Returns:
         ``ImageTensorDataset`` with (N, 3, S, S) uint8 images; labels (N,) int64, or (N, K) float32
         multi-hot for ``fractal_multi``.
     """
-    check_choice("name", name, NAMES)
-    check_choice("split", split, FRACTAL_SPLITS)
-    num_classes = DEFAULT_NUM_CLASSES if num_classes is None else int(num_classes)
+    num_classes = DEFAULT_NUM_CLASSES if num_classes is None else num_classes
+    check_fractal_args(name, split, image_size, seed, num_classes)
+    check_num_samples(num_samples)
+    num_classes = int(num_classes)
     num_samples = DEFAULT_NUM_SAMPLES[split] if num_samples is None else int(num_samples)
     generator = _generator_config(name, image_size)
     config = {"name": name, "split": split, "image_size": image_size, "seed": int(seed),
@@ -126,5 +150,6 @@ def fractal_stream(name: str, image_size: int, seed: int, num_samples: int, num_
                    epoch: int = 0, split: str = "train") -> OnTheFlyDataset:
     """A fractal set generated on the fly; pass a new ``epoch`` for new images (as the originals,
     which never repeat an image). Epoch 0 equals ``load_fractal``'s images."""
-    num_classes = DEFAULT_NUM_CLASSES if num_classes is None else int(num_classes)
+    check_num_samples(num_samples)
+    num_classes = DEFAULT_NUM_CLASSES if num_classes is None else num_classes
     return OnTheFlyDataset(fractal_maker(name, split, image_size, seed, num_classes, epoch), num_samples)

@@ -73,11 +73,19 @@ def _render_patch_kernel(points, mask_seeds, size, pad, value, out):
         _render_patch_one(points[s], mask_seeds[s], size, pad, value, out[s])
 
 
+def check_size_pad(size: int, pad: int, min_pad: int = 1) -> None:
+    """Raise ``ValueError`` unless ``pad >= min_pad`` (1 for the 3x3 patch) and ``size >= 2 * pad + 1``,
+    so that every point lands inside the image (the kernels do not check bounds)."""
+    if pad < min_pad:
+        raise ValueError(f"pad={pad}; allowed: pad >= {min_pad}")
+    if size < 2 * pad + 1:
+        raise ValueError(f"size={size} with pad={pad}: allowed size >= 2 * pad + 1 = {2 * pad + 1}")
+
+
 def render_patch(points: np.ndarray, mask_seeds: np.ndarray, size: int, pad: int, value: int = 127) -> np.ndarray:
     """FractalDB rendering, last writer wins. (S, P, 2) points, (S,) uint64 mask seeds ->
     (S, size, size) uint8 with values 0 and ``value``. The masks are ``seeding.patch_masks(seed, P)``."""
-    if pad < 1:
-        raise ValueError(f"pad={pad} must be at least 1 for the 3x3 patch")
+    check_size_pad(size, pad)
     out = np.zeros((len(points), size, size), dtype=np.uint8)
     _render_patch_kernel(points, np.asarray(mask_seeds, dtype=np.uint64), size, pad, value, out)
     return out
@@ -112,6 +120,7 @@ def _filling_kernel(points, size, pad, out):
 
 def filling_rates(points: np.ndarray, size: int = 512, pad: int = 6) -> np.ndarray:
     """FractalDB's filling rate of each cloud: (S, P, 2) -> (S,) float64 in [0, 1]."""
+    check_size_pad(size, pad, min_pad=0)
     out = np.empty(len(points))
     _filling_kernel(points, size, pad, out)
     return out

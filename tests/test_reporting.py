@@ -1,0 +1,68 @@
+"""Book helpers in `mae_study.reporting` (no training)."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mae_study import reporting
+from mae_study.masking import patchify
+from mae_study.models import MaskedAutoencoder, mae_config
+from mae_study.results import RunDir
+
+
+def test_provenance_summary_counts_and_times_each_machine_and_commit_separately():
+    df = pd.DataFrame({"run": list("abcd"), "profile": "cpu", "prov.device": ["cpu", "cpu", "cpu", "cuda"],
+                       "prov.cpu": "EPYC", "prov.gpu": [None, None, None, "H100"],
+                       "prov.git_commit": ["x", "y", "x", "x"], "prov.wall_time_s": [60.0, 120.0, 180.0, 600.0]})
+    out = reporting.provenance_summary(df)
+    assert out[["prov.device", "prov.git_commit", "runs", "total wall time (min)"]].values.tolist() == \
+        [["cpu", "x", 2, 4.0], ["cpu", "y", 1, 2.0], ["cuda", "x", 1, 10.0]]
+    assert out["runs"].sum() == len(df)
+
+
+def test_mean_spread():
+    df = pd.DataFrame({"g": ["a", "a", "b"], "v": [1.0, 3.0, 5.0]})
+    out = reporting.mean_spread(df, ["g"], "v").set_index("g")
+    assert out.loc["a", "mean"] == 2.0 and out.loc["a", "n"] == 2 and pd.isna(out.loc["b", "std"])
+
+
+def test_norm_pix_view_is_the_models_own_target():
+    cfg = mae_config("ci_16", norm_pix_loss=True)
+    images = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    view = reporting._norm_pix_view(images, mae_config("ci_16"))
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+    target = MaskedAutoencoder(cfg).target(x)
+    expected = ((target.clamp(-2.5, 2.5) + 2.5) / 5 * 255).round().to(torch.uint8)
+    shown = patchify(torch.from_numpy(view).permute(0, 3, 1, 2), cfg.patch_size)
+    assert torch.equal(shown, expected)
+
+
+def test_patch_size_must_divide_the_image():
+    with pytest.raises(ValueError, match="patch_size 5 must divide the image size 16x16"):
+        reporting.plot_patchify(np.zeros((16, 16, 3), np.uint8), 5)
+
+
+def test_a_run_without_snapshots_is_a_clear_error(results_dir):
+    run = RunDir("ci", "x", "no_snapshots")
+    run.path.mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="no reconstruction snapshots"):
+        reporting.plot_target_reconstructions({"pixels": run})
+    with pytest.raises(FileNotFoundError, match="no reconstruction snapshots"):
+        reporting.snapshot_originals(run)
+
+
+def test_pretrain_summary_columns():
+    runs = pd.DataFrame([{"run": "r", "config.model.embed_dim": 96, "config.model.depth": 4,
+                          "config.model.decoder_depth": 2, "config.data.num_images": 10,
+                          "config.train.num_epochs": 1, "final.final_mask_ratio": 0.75, "final.final_loss": 0.5,
+                          "final.wall_time_s": 3.0, "config.other": 1}])
+    out = reporting.pretrain_summary(runs)
+    assert list(out.columns) == ["run", "width", "encoder depth", "decoder depth", "images", "epochs",
+                                 "mask ratio", "final loss (masked MSE)", "wall time (s)"]
+
+
+def test_calibration_floor_note_is_empty_without_a_run(results_dir):
+    from mae_study.experiments.calibration import floor_note
+    assert floor_note("cpu") == ""
+    with pytest.raises(ValueError, match="profile must be one of"):
+        floor_note("laptop")
