@@ -20,6 +20,7 @@ import os
 import platform
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ def to_jsonable(obj: Any) -> Any:
     """Dataclasses, tuples, tensors and paths to plain JSON values."""
     if is_dataclass(obj) and not isinstance(obj, type):
         return to_jsonable(asdict(obj))
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):  # dicts and resolved `Params`
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(v) for v in obj]
@@ -189,6 +190,16 @@ class RunDir:
         if name.endswith(".csv"):
             return pd.read_csv(path)
         return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def result_line(values: dict, digits: int = 4) -> str:
+    """``key=value`` pairs of a run's results, floats rounded to ``digits`` decimals, without
+    timings: the line a notebook prints for nbval to compare (``# NBVAL_CHECK_OUTPUT``), so a
+    change that moves a result fails the notebook check while a slower machine does not."""
+    def shown(v):
+        return f"{v:.{digits}f}" if isinstance(v, float) else repr(v)
+    return " ".join(f"{k}={shown(v)}" for k, v in sorted(values.items())
+                    if not any(t in k for t in ("time", "wall", "per_s", "_s_", "seconds")))
 
 
 def find_runs(experiment: str, profile: str, root: Path | None = None, finished_only: bool = True) -> list[RunDir]:

@@ -1,7 +1,7 @@
 """Mask-ratio schedules: pure functions of the training position.
 
 A schedule maps a position ``epoch`` (a float: 3.5 = half-way through the fourth epoch) to a
-mask ratio. The dynamic curriculum of seed 000 is a `StageSchedule`: the ratio is held
+mask ratio. The dynamic curriculum of Hata, Tadamura and Samura is a `StageSchedule`: the ratio is held
 constant within each stage and jumps at stage starts, e.g. for a final ratio of 85 %
 
     StageSchedule(((0, 0.25), (20, 0.45), (40, 0.65), (60, 0.75), (80, 0.85)))
@@ -146,7 +146,7 @@ def dynmask_stages(final_ratio: float, num_epochs: float = 100) -> StageSchedule
     }
     key = round(float(final_ratio), 2)
     if key not in table:
-        raise ValueError(f"final_mask_ratio must be one of seed 000's Table 3 ratios {sorted(table)}, "
+        raise ValueError(f"final_mask_ratio must be one of the dynamic-masking paper's Table 3 ratios {sorted(table)}, "
                          f"got {final_ratio!r}; pass an explicit schedule for others")
     step = num_epochs / 5
     return StageSchedule(tuple((i * step, r) for i, r in enumerate(table[key])))

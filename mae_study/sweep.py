@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 
 from .distributed import cleanup_distributed, get_world_size, init_distributed, is_main_process
 from .params import PROFILES
-from .results import RunDir
+from .paths import results_root
+from .results import RunDir, write_json
 
 
 def dynmask_plan(profile: str):
@@ -37,28 +38,55 @@ def mae_ablations_plan(profile: str, tables: tuple[str, ...] | None = None):
     return ablations.plan(profile, tables or ablations.TABLES)
 
 
-_ABLATION_TABLES = ("mask_ratio", "decoder_depth", "decoder_width", "mask_token", "sampling", "target")
+def _ablation_tables() -> tuple[str, ...]:
+    from .experiments.ablations import TABLES
+    return TABLES
+
 
 SWEEPS = {"dynmask": dynmask_plan, "mae_ablations": mae_ablations_plan,
-          **{f"mae_ablation_{t}": partial(mae_ablations_plan, tables=(t,)) for t in _ABLATION_TABLES}}
+          **{f"mae_ablation_{t}": partial(mae_ablations_plan, tables=(t,)) for t in _ablation_tables()}}
 
 
-def run_sweep(sweep: str, profile: str, dry_run: bool = False, progress: bool = True) -> list[dict]:
-    """Runs the plan in order; returns one status row per run (done before / ran now / planned)."""
+def _time_left(plan, done_s: dict[str, list[float]], todo: list) -> str:
+    """An estimate of the time left: each remaining run costs the mean of the runs of the same
+    experiment done so far in this sweep (pre-training and fine-tuning differ a lot), or the
+    mean of all runs done so far when none of its experiment is done yet."""
+    every = [t for ts in done_s.values() for t in ts]
+    if not every:
+        return "?"
+    left = sum(sum(done_s[e]) / len(done_s[e]) if done_s.get(e) else sum(every) / len(every) for e in todo)
+    if left >= 600:
+        return f"{left / 60:.0f} min"
+    return f"{int(left // 60)} min {left % 60:.0f} s" if left >= 60 else f"{left:.0f} s"
+
+
+def run_sweep(sweep: str, profile: str, dry_run: bool = False, progress: bool = True,
+              tables: tuple[str, ...] | None = None) -> list[dict]:
+    """Runs the plan in order; returns one status row per run (done before / ran now / planned).
+    ``tables``: with ``sweep="mae_ablations"``, only these ablation tables (each run once).
+
+    Writes ``<results>/<profile>/_sweeps/<sweep>.json``: the sweep's wall time in this call, each
+    run's status and seconds, and the recorded wall time of every run of the plan (what the whole
+    sweep costs from scratch on the machines that ran it), so the README's figure is read from a file.
+    """
     if sweep not in SWEEPS:
         raise ValueError(f"sweep must be one of {sorted(SWEEPS)}, got {sweep!r}")
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
-    plan = SWEEPS[sweep](profile)  # every run's parameters are validated before any compute
+    if tables is not None and sweep != "mae_ablations":
+        raise ValueError(f"tables=... is for sweep 'mae_ablations', not {sweep!r}")
+    plan = SWEEPS[sweep](profile, **({"tables": tuple(tables)} if tables is not None else {}))  # validated here
     world = get_world_size()
     uneven = sorted({p["batch_size"] for _, _, p, _ in plan if "batch_size" in p and p["batch_size"] % world})
     if uneven:
         raise ValueError(f"{world} processes cannot split batch_size {uneven} of the {profile!r} profile's runs "
                          f"into equal parts; run with a number of processes that divides every batch size")
     status = []
-    todo = [item for item in plan if not RunDir(profile, item[0], item[1]).is_finished()]
-    bar = tqdm(total=len(plan), initial=len(plan) - len(todo), desc=f"{sweep} sweep ({profile})",
-               disable=not progress or dry_run or not is_main_process())
+    todo = [item[0] for item in plan if not RunDir(profile, item[0], item[1]).is_finished()]
+    bar = tqdm(total=len(plan), initial=len(plan) - len(todo), desc=f"{sweep} sweep ({profile})", unit="run",
+               disable=not progress or dry_run or not is_main_process(), dynamic_ncols=True)
+    done_s: dict[str, list[float]] = {}
+    t_sweep = time.perf_counter()
     for experiment, name, params, fn in plan:
         run = RunDir(profile, experiment, name)
         if run.is_finished():
@@ -68,14 +96,34 @@ def run_sweep(sweep: str, profile: str, dry_run: bool = False, progress: bool = 
             status.append({"experiment": experiment, "run": name,
                            "status": "resume" if run.checkpoint.exists() else "to run"})
             continue
+        bar.set_postfix(now=name, left=_time_left(plan, done_s, todo))
         t0 = time.perf_counter()
         fn(params, experiment, run_name=name, progress=False)
-        status.append({"experiment": experiment, "run": name, "status": "ran",
-                       "seconds": round(time.perf_counter() - t0, 1)})
+        seconds = time.perf_counter() - t0
+        status.append({"experiment": experiment, "run": name, "status": "ran", "seconds": round(seconds, 1)})
+        done_s.setdefault(experiment, []).append(seconds)
+        todo.remove(experiment)
         bar.update(1)
-        bar.set_postfix(last=name)
+        bar.set_postfix(last=name, left=_time_left(plan, done_s, todo))
     bar.close()
+    if any(r["status"] == "ran" for r in status) and is_main_process():  # a read-back changes nothing
+        _write_sweep_record(sweep, profile, plan, status, time.perf_counter() - t_sweep)
     return status
+
+
+def _write_sweep_record(sweep: str, profile: str, plan, status: list[dict], wall_s: float) -> None:
+    recorded = []
+    for experiment, name, _, _ in plan:
+        run = RunDir(profile, experiment, name)
+        if run.is_finished():
+            prov = run.read("provenance.json")
+            recorded.append({"experiment": experiment, "run": name, "wall_time_s": prov.get("wall_time_s"),
+                             "cpu": prov.get("hardware", {}).get("cpu"),
+                             "torch_threads": prov.get("hardware", {}).get("torch_threads")})
+    write_json(results_root() / profile / "_sweeps" / f"{sweep}.json", {
+        "sweep": sweep, "profile": profile, "runs": len(plan), "this_call": {
+            "wall_time_s": round(wall_s, 1), "ran": sum(r["status"] == "ran" for r in status), "status": status},
+        "recorded_wall_time_s": round(sum(r["wall_time_s"] or 0 for r in recorded), 1), "recorded": recorded})
 
 
 def main(argv=None) -> None:

@@ -5,7 +5,8 @@ import pytest
 from mae_study.experiments import ablations
 from mae_study.experiments.ablations import (FINETUNE, GRIDS, PRETRAIN, STEP_COST, TABLES, canonical,
                                              pretrain_name, pretrain_params, table_pretrain_runs)
-from mae_study.experiments.ablations_analysis import claims_from
+from mae_study.experiments.ablation_claims import claims_from
+from mae_study.experiments.ablation_results import SamplingArm
 from mae_study.params import PROFILES
 from mae_study.sweep import SWEEPS
 
@@ -91,13 +92,13 @@ def test_bad_table_name(bad):
 # --- the claims logic on made-up numbers ------------------------------------------------------
 
 def _res(spec: dict) -> pd.DataFrame:
-    """spec: (table, value, mode) -> list of accuracies (one per pre-training seed)."""
+    """spec: (table, value, mode) -> list of accuracies in % (one per pre-training seed)."""
     rows = []
     for (table, value, mode), accs in spec.items():
         for seed, a in enumerate(accs):
             rows.append({"table": table, "value": value, "label": str(value), "pretrained": f"{table}{value}s{seed}",
-                         "seed": seed, "mode": mode, "accuracy": a})
-    return pd.DataFrame(rows, columns=["table", "value", "label", "pretrained", "seed", "mode", "accuracy"])
+                         "seed": seed, "mode": mode, "accuracy_pct": a})
+    return pd.DataFrame(rows, columns=["table", "value", "label", "pretrained", "seed", "mode", "accuracy_pct"])
 
 
 def _verdict(claims, table, mode, word):
@@ -143,13 +144,15 @@ def test_mask_token_and_target_directions():
 def test_sampling_and_decoder_claims():
     spec = {}
     for mode in ("full", "linear"):
-        spec.update({("sampling", "random 75 %", mode): [70, 71], ("sampling", "block 75 %", mode): [60, 61],
-                     ("sampling", "grid 75 %", mode): [70, 71], ("sampling", "block 50 %", mode): [65, 66]})
+        spec.update({("sampling", SamplingArm("random", 0.75), mode): [70, 71],
+                     ("sampling", SamplingArm("block", 0.75), mode): [60, 61],
+                     ("sampling", SamplingArm("grid", 0.75), mode): [70, 71],
+                     ("sampling", SamplingArm("block", 0.5), mode): [65, 66]})
     spec.update({("decoder_depth", 1, "linear"): [50, 51], ("decoder_depth", 8, "linear"): [60, 61],
                  ("decoder_depth", 1, "full"): [70, 71], ("decoder_depth", 8, "full"): [70, 71],
                  ("decoder_width", 24, "linear"): [50, 51], ("decoder_width", 48, "linear"): [60, 61],
                  ("decoder_width", 96, "linear"): [60, 61]})
-    c = claims_from(_res(spec), encoder_width=96)
+    c = claims_from(_res(spec), width=96)
     assert _verdict(c, "sampling", "linear probe", "random sampling beats") == "inconclusive"  # grid ties random
     assert _verdict(c, "sampling", "fine-tune", "50 % than at 75") == "reproduced"
     assert _verdict(c, "decoder_depth", "linear probe", "deeper decoder") == "reproduced"
@@ -159,7 +162,7 @@ def test_sampling_and_decoder_claims():
 
 
 def test_step_cost_claims():
-    from mae_study.experiments.ablations_analysis import vit_l_flops_row
+    from mae_study.experiments.step_cost_report import vit_l_flops_row
     cost = pd.DataFrame([{"configuration": "small", "FLOPs ratio (analytic)": 2.0, "wall-clock ratio": 1.8,
                           "wall-clock ratio sd": 0.05, "rounds": 3}, vit_l_flops_row()])
     c = claims_from(_res({}), cost)
@@ -170,16 +173,16 @@ def test_step_cost_claims():
 
 
 def test_vit_l_flops_ratio_is_near_the_papers():
-    from mae_study.experiments.ablations_analysis import vit_l_flops_row
+    from mae_study.experiments.step_cost_report import vit_l_flops_row
     row = vit_l_flops_row()
     assert row["encoder tokens without / with"] == "50 / 197"
     assert 3.1 < row["FLOPs ratio (analytic)"] < 3.4
 
 
 def test_results_of_a_profile_without_runs_is_empty(results_dir):
-    from mae_study.experiments import ablations_analysis as A
-    assert A.results("ci").empty
-    assert A.table("ci", "mask_ratio")["trials"].eq(0).all()
+    from mae_study.experiments import ablation_results, ablation_tables
+    assert ablation_results.results("ci").empty
+    assert ablation_tables.table("ci", "mask_ratio")["trials"].eq(0).all()
 
 
 def test_linear_probe_uses_its_own_learning_rate_everywhere():
@@ -196,29 +199,30 @@ def test_arms_of_tables_with_paper_numbers_find_their_paper_row(profile):
     """Depth, width and mask-token arms are looked up in the paper's tables; only the documented
     gpu/paper narrowest width (32 = 1/6, standing in for the paper's 1/8 = 24, which 16 heads do
     not divide) has no counterpart."""
-    from mae_study.experiments.ablations_analysis import _encoder_width, _paper_key, arm_value, paper_numbers
-    enc = _encoder_width(profile)
+    from mae_study.experiments.ablation_results import arm_value, encoder_width, paper_key, paper_numbers
+    enc = encoder_width(profile)
     for table in TABLES:
         paper = paper_numbers(table)
         if not paper:
             continue
         missing = [arm_value(table, a) for a in GRIDS[profile][table].arms()
-                   if _paper_key(table, arm_value(table, a), enc) not in paper]
+                   if paper_key(table, arm_value(table, a), enc) not in paper]
         expected = [32] if (profile in ("gpu", "paper") and table == "decoder_width") else []
         assert missing == expected, (table, missing)
     if profile in ("gpu", "paper"):
         with pytest.raises(ValueError, match="divisible by decoder_num_heads"):
             pretrain_params(profile, {"decoder_embed_dim": enc // 8}, 0)  # the paper's 1/8 is not a valid width
-        from mae_study.experiments.ablations_analysis import width_note
+        from mae_study.experiments.ablation_results import width_note
         assert "32-wide arm" in width_note(profile) and "no paper counterpart" in width_note(profile)
 
 
 @pytest.mark.parametrize("call", ["plan", "table_pretrain_runs", "table", "summary", "figure", "results", "setting"])
 def test_unknown_profile_is_a_clear_error(call):
-    from mae_study.experiments import ablations_analysis as A
+    from mae_study.experiments import ablation_results, ablation_setting, ablation_tables
     fn = {"plan": lambda p: ablations.plan(p), "table_pretrain_runs": lambda p: table_pretrain_runs(p, "target"),
-          "table": lambda p: A.table(p, "target"), "summary": A.summary, "figure": lambda p: A.figure(p, "target"),
-          "results": A.results, "setting": A.setting}[call]
+          "table": lambda p: ablation_tables.table(p, "target"), "summary": ablation_tables.summary,
+          "figure": lambda p: ablation_tables.figure(p, "target"), "results": ablation_results.results,
+          "setting": ablation_setting.setting}[call]
     with pytest.raises(ValueError, match="profile must be one of"):
         fn("laptop")
 
@@ -231,11 +235,25 @@ def test_baseline_names_of_the_finetune_defaults_are_computed():
 
 
 def test_table_mean_and_sd_per_arm(results_dir, monkeypatch):
-    from mae_study.experiments import ablations_analysis as A
+    from mae_study.experiments import ablation_tables
     spec = {("target", False, "full"): [60.0, 64.0], ("target", True, "full"): [61.0, 65.0],
             ("target", False, "linear"): [50.0], ("target", True, "linear"): [40.0, 42.0]}
-    monkeypatch.setattr(A, "results", lambda profile: _res(spec))
-    t = A.table("cpu", "target").set_index("target")
+    monkeypatch.setattr(ablation_tables, "results", lambda profile: _res(spec))
+    t = ablation_tables.table("cpu", "target").set_index("target")
     assert t.loc["pixels", "fine-tune"] == 62.0 and t.loc["pixels", "fine-tune sd"] == pytest.approx(8 ** 0.5)
     assert t.loc["pixels", "linear probe"] == 50.0 and pd.isna(t.loc["pixels", "linear probe sd"])
     assert t.loc["normalised pixels", "linear probe"] == 41.0
+
+
+def test_sweep_notebook_runs_each_run_of_its_tables_once(results_dir):
+    from mae_study.experiments.sweep_notebooks import MAE_ABLATION_SWEEP, ablation_grids, run_ablation_sweep
+    assert MAE_ABLATION_SWEEP.resolve("ci")["tables"] == list(TABLES)
+    with pytest.raises(ValueError, match="table must be one of"):
+        MAE_ABLATION_SWEEP.resolve("ci", tables=["target", "depth"])
+    assert ablation_grids("ci", ["target", "mask_ratio"])["table"].tolist() == ["mask_ratio", "target"]
+    status = run_ablation_sweep("ci", ["target", "mask_ratio"], dry_run=True)
+    baseline = pretrain_name(pretrain_params("ci", {}, 0))
+    assert (status["run"] == baseline).sum() == 1  # in both tables, listed once
+    planned = {name for t in ("target", "mask_ratio") for name, _, _ in table_pretrain_runs("ci", t)}
+    assert planned == set(status.loc[status["experiment"] == PRETRAIN, "run"])
+    assert set(status["status"]) == {"to run"}

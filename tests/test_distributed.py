@@ -24,8 +24,9 @@ def _data():
     return ImageTensorDataset(images, torch.arange(48) % 4, 4, "tiny", "train")
 
 
-def _mae_loss(model, imgs, labels, ctx):
+def _mae_loss(model, batch, ctx):
     """MAE loss with masks drawn for the global batch and cut to this rank's rows."""
+    imgs = batch.imgs
     masking = ctx.sample_mask(len(imgs), unwrap_model(model).cfg.grid_size, 0.75, "random", imgs.device)
     return model(imgs, 0.75, masking=masking).loss, {"mask_ratio": 0.75}
 
@@ -123,6 +124,49 @@ def test_pretraining_run_under_two_processes_matches_one_and_only_rank0_writes(t
     assert two.read("config.json")["train"] == one.read("config.json")["train"]
     for name, w in one.read("encoder.pt").items():  # and the same weights (Adam: see the test above)
         assert torch.allclose(two.read("encoder.pt")[name], w, rtol=1e-3, atol=1e-4), name
+
+
+def _train_views():
+    """A DINO-like run: MultiCrop views (2 global + 2 local, colour jitter), an extra trainable head,
+    EMA teachers of the backbone and the head, a centre averaged over the ranks."""
+    import torch.nn as nn
+    from toy_models import MultiViewNet, ToyDino
+
+    from mae_study.augment import MultiCrop
+    from mae_study.hooks import CosineMomentum, EmaHook
+    torch.manual_seed(0)
+    model, head = MultiViewNet(), nn.Linear(8, 6)
+    teacher, teacher_head = EmaHook(CosineMomentum(2, start=0.9)), EmaHook(CosineMomentum(2, start=0.9), of="head")
+    loss = ToyDino(teacher, teacher_head, 6)
+    cfg = TrainConfig(num_epochs=2, batch_size=16, lr=1e-2, warmup_epochs=1, clip_grad=3.0, aug_seed=1,
+                      augment=MultiCrop(num_local=2, local_size=8, color_jitter=0.4))
+    result = fit(model, loss, _data(), cfg, progress=False, hooks=[teacher, teacher_head],
+                 extra_modules={"head": head})
+    parts = [model, head, teacher.module, teacher_head.module]
+    weights = torch.cat([t.flatten() for m in parts for t in m.state_dict().values()] + [loss.center.flatten()])
+    return weights, [s["loss"] for s in result["steps"]]
+
+
+def _views_worker(rank, init_file, out_dir):
+    with _gloo_rank(rank, init_file, out_dir):
+        weights, losses = _train_views()
+        torch.save({"weights": weights, "losses": losses}, os.path.join(out_dir, f"views{rank}.pt"))
+
+
+def test_two_processes_match_one_with_multicrop_views_extra_head_and_ema_teachers(tmp_path):
+    mp.spawn(_views_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, join=True)
+    ranks = [torch.load(tmp_path / f"views{r}.pt") for r in range(WORLD)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        weights, losses = _train_views()
+    finally:
+        torch.set_num_threads(threads)
+    assert len(losses) == 6
+    for r in ranks:  # every rank cut its rows of the same crops, jitter and centre: one process's run
+        assert r["losses"] == pytest.approx(losses, rel=1e-5)
+        assert torch.allclose(r["weights"], weights, rtol=1e-4, atol=1e-5)
+    assert torch.equal(ranks[0]["weights"], ranks[1]["weights"])
 
 
 def test_rank_slices_cover_the_global_batch_once():

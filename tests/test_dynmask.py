@@ -2,7 +2,8 @@ import pandas as pd
 import pytest
 
 from mae_study.experiments import dynmask
-from mae_study.experiments import dynmask_analysis as A
+from mae_study.experiments import dynmask_setting, dynmask_tables
+from mae_study.experiments.dynmask_claims import claims_from
 from mae_study.experiments.finetune import run_finetune
 from mae_study.sweep import run_sweep
 
@@ -64,7 +65,7 @@ def test_grid_names_unique_and_finetunes_name_planned_pretrainings(profile):
     assert {o["pretrained"] for _, o in ft} <= set(pre) | {"scratch"}
 
 
-def test_paper_grid_is_seed_000s_protocol():
+def test_paper_grid_is_the_dynamic_masking_papers_protocol():
     g = dynmask.GRIDS["paper"]
     assert len(g.final_ratios) == 6 and len(g.pretrain_seeds) == 3 and len(g.finetune_seeds) == 2
     p = dynmask.DYNMASK_PRETRAIN.resolve("paper")
@@ -79,8 +80,8 @@ def test_unknown_sweep_or_profile():
         run_sweep("dynmask", "laptop")
 
 
-def _fake_tables(monkeypatch, loss, acc):
-    """loss/acc: {(method, ratio): [values per trial]}"""
+def _claims(loss, acc) -> pd.DataFrame:
+    """The claims judged on made-up tables; loss/acc: {(method, ratio): [values per trial]}."""
     pre_rows, ft_rows = [], []
     for (method, r), values in loss.items():
         for s, v in enumerate(values):
@@ -90,78 +91,73 @@ def _fake_tables(monkeypatch, loss, acc):
         for s, v in enumerate(values):
             ft_rows.append({"run": f"ft_{method}_{r}_{s}", "pretrained": f"{method}_{r}_{s}", "mode": "full",
                             "ft_seed": 0, "accuracy": v, "average_last": 1, "method": method, "final_mask_ratio": r})
-    monkeypatch.setattr(A, "pretrain_table", lambda profile: pd.DataFrame(pre_rows))
-    monkeypatch.setattr(A, "finetune_table", lambda profile: pd.DataFrame(ft_rows))
+    return claims_from(pd.DataFrame(pre_rows), pd.DataFrame(ft_rows))
 
 
-def test_claims_verdicts_follow_the_numbers(monkeypatch):
+def test_claims_verdicts_follow_the_numbers():
     loss = {("static", 0.75): [0.30, 0.31, 0.30], ("dynamic", 0.75): [0.29, 0.29, 0.28],
             ("static", 0.95): [0.60, 0.61, 0.60], ("dynamic", 0.95): [0.50, 0.51, 0.50]}
     acc = {("static", 0.75): [0.80, 0.81, 0.80], ("dynamic", 0.75): [0.78, 0.77, 0.78],
            ("static", 0.95): [0.60, 0.61, 0.60], ("dynamic", 0.95): [0.70, 0.71, 0.70]}
-    _fake_tables(monkeypatch, loss, acc)
-    v = A.claims("x").set_index("claim")["verdict"]
+    v = _claims(loss, acc).set_index("claim")["verdict"]
     assert v.iloc[0] == "reproduced"          # dynamic loss lower everywhere
     assert v.iloc[1] == "reproduced"          # gap grows with the ratio
-    assert v.iloc[2].startswith("reproduced")  # static peaks at 75
+    assert v.iloc[2] == "reproduced"          # static peaks at 75 (the "only ratios >= 75 %" caveat is evidence)
     assert v.iloc[3] == "reproduced"          # dynamic above static at 95
     assert v.iloc[4] == "reproduced"          # static's best (75 %) clearly above dynamic's best (95 %)
     assert v.iloc[5] == "reproduced"          # compute falls with ratio
 
 
-def test_claims_not_reproduced_and_inconclusive(monkeypatch):
+def test_claims_not_reproduced_and_inconclusive():
     loss = {("static", 0.75): [0.30, 0.30], ("dynamic", 0.75): [0.40, 0.41],    # dynamic clearly worse
             ("static", 0.95): [0.60, 0.70], ("dynamic", 0.95): [0.65, 0.62]}    # noise
     acc = {("static", 0.75): [0.5, 0.7], ("dynamic", 0.75): [0.6, 0.6],
            ("static", 0.95): [0.5, 0.7], ("dynamic", 0.95): [0.55, 0.65]}
-    _fake_tables(monkeypatch, loss, acc)
-    v = A.claims("x").set_index("claim")["verdict"]
+    v = _claims(loss, acc).set_index("claim")["verdict"]
     assert v.iloc[0] == "not reproduced"
     assert v.iloc[3] == "inconclusive"
     assert v.iloc[4] == "inconclusive"        # static's peak mean is higher, but within 2 SE
 
 
-def test_higher_peak_claim_is_tested_not_read_off_the_means(monkeypatch):
+def test_higher_peak_claim_is_tested_not_read_off_the_means():
     loss = {(m, r): [0.3, 0.31] for m in ("static", "dynamic") for r in (0.75, 0.95)}
     close = {("static", 0.75): [0.70, 0.74], ("dynamic", 0.75): [0.69, 0.73],   # static's mean higher by 0.01
              ("static", 0.95): [0.60, 0.61], ("dynamic", 0.95): [0.60, 0.61]}
-    _fake_tables(monkeypatch, loss, close)
-    row = A.claims("x").set_index("claim").loc["static reaches the higher peak accuracy"]
+    row = _claims(loss, close).set_index("claim").loc["static reaches the higher peak accuracy"]
     assert row["verdict"] == "inconclusive" and "static - dynamic: +0.010" in row["evidence"]
     lower = {**close, ("dynamic", 0.95): [0.80, 0.81]}                         # dynamic's best clearly higher
-    _fake_tables(monkeypatch, loss, lower)
-    row = A.claims("x").set_index("claim").loc["static reaches the higher peak accuracy"]
+    row = _claims(loss, lower).set_index("claim").loc["static reaches the higher peak accuracy"]
     assert row["verdict"] == "not reproduced" and "peak dynamic 0.805 at 95 %" in row["evidence"]
 
 
 @pytest.mark.parametrize("ratios, note", [((0.75, 0.95), True), ((0.75, 0.85, 0.95), True),
                                           ((0.5, 0.75, 0.95), False)])
-def test_peak_at_75_note_only_when_no_lower_ratio_ran(monkeypatch, ratios, note):
+def test_peak_at_75_note_only_when_no_lower_ratio_ran(ratios, note):
     loss = {(m, r): [0.3, 0.31] for m in ("static", "dynamic") for r in ratios}
     acc = {(m, r): [0.5, 0.51] for m in ("static", "dynamic") for r in ratios}
-    _fake_tables(monkeypatch, loss, acc)
-    verdict = A.claims("x").set_index("claim").loc["static accuracy peaks at a 75 % ratio and falls as the ratio rises",
-                                                   "verdict"]
-    assert ("only ratios ≥ 75 % run" in verdict) == note
+    row = _claims(loss, acc).set_index("claim").loc["static accuracy peaks at a 75 % ratio and falls as the ratio rises"]
+    assert ("only ratios ≥ 75 % run" in row["evidence"]) == note
+    assert row["verdict"] in ("reproduced", "not reproduced", "inconclusive")
 
 
 def test_unknown_profile_is_a_clear_error():
-    for call in (dynmask.pretrain_runs, dynmask.finetune_runs, A.pretrain_table, A.table1):
+    for call in (dynmask.pretrain_runs, dynmask.finetune_runs, dynmask_tables.pretrain_table, dynmask_tables.table1,
+                 dynmask_setting.setting):
         with pytest.raises(ValueError, match="profile must be one of"):
             call("laptop")
 
 
 def test_paper_pretraining_time_estimate_reads_the_benchmark_of_its_model():
-    est = A.pretrain_time_estimate("paper")
+    est = dynmask_setting.pretrain_time_estimate("paper")
     p = dynmask.DYNMASK_PRETRAIN.defaults["paper"]
     assert len(est) and (est["days"] > 0).all()
     row = est.iloc[0]
     assert row["days"] == pytest.approx(p["num_images"] * p["num_epochs"] / row["images_per_s"] / 86400)
     with pytest.raises(ValueError, match="another model or batch"):
-        A.pretrain_time_estimate("cpu")  # the benchmark measured seed 000's model, not the cpu one
+        dynmask_setting.pretrain_time_estimate("cpu")  # the benchmark measured the paper's model, not the cpu one
 
 
 def test_lr_schedules_come_from_the_defaults():
-    text = A.lr_schedules()
+    text = dynmask_setting.lr_schedules()
     for profile, d in dynmask.DYNMASK_PRETRAIN.defaults.items():
         assert f"`{profile}`" in text and f"{d['lr']:g}" in text

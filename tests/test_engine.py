@@ -55,8 +55,8 @@ def test_non_finite_loss_stops_with_clear_message_and_keeps_checkpoint(tiny_imag
     _train(tiny_images, run=run, stop_after_epoch=0)
     before = run.checkpoint.read_bytes()
 
-    def nan_loss(model, imgs, labels, ctx):
-        return model(imgs, 0.5, generator=ctx.generator).loss * float("nan"), {}
+    def nan_loss(model, batch, ctx):
+        return model(batch.imgs, 0.5, generator=ctx.generator).loss * float("nan"), {}
     model = MaskedAutoencoder(mae_config("ci_16"))
     cfg = TrainConfig(num_epochs=3, batch_size=16, lr=1e-3, warmup_epochs=1)  # as the run it resumes
     with pytest.raises(NonFiniteLossError, match="loss became nan at epoch 1"):
@@ -95,7 +95,7 @@ def test_lr_warmup_then_cosine():
 
 
 @pytest.mark.parametrize("kw, match", [({"num_epochs": 0}, "num_epochs"), ({"batch_size": -1}, "batch_size"),
-                                       ({"lr": 0}, "lr must be"), ({"lr_schedule": "step"}, "lr_schedule"),
+                                       ({"lr": 0}, "lr must be"), ({"lr_schedule": "linear"}, "lr_schedule must be"),
                                        ({"min_lr": 2e-3}, "min_lr must be in"),
                                        ({"warmup_epochs": -2}, "warmup_epochs must be >= 0"),
                                        ({"weight_decay": -0.1}, "weight_decay must be >= 0"),
@@ -125,3 +125,19 @@ def test_fewer_images_than_a_batch_is_a_clear_error(tiny_images):
     with pytest.raises(ValueError, match="48 images, fewer than batch_size=64"):
         fit(MaskedAutoencoder(mae_config("ci_16")), MAELoss(dynmask_stages(0.75, 1)), tiny_images, cfg,
             progress=False)
+
+
+def test_the_loss_gets_a_batch_of_views_and_hflip_false_leaves_images_alone(tiny_images):
+    seen = []
+
+    def record(model, batch, ctx):
+        seen.append(batch)
+        return model(batch.imgs).loss, {}
+    cfg = TrainConfig(num_epochs=1, batch_size=16, hflip=False, data_seed=3)
+    fit(MaskedAutoencoder(mae_config("ci_16")), record, tiny_images, cfg, progress=False)
+    order = torch.randperm(48, generator=torch.Generator().manual_seed(3 * 1_000_003))
+    for i, batch in enumerate(seen):
+        idx = order[16 * i:16 * (i + 1)]
+        assert torch.equal(batch.indices, idx) and batch.target_kind == "class" and len(batch.views) == 1
+        assert torch.equal(batch.imgs, tiny_images.normalize(tiny_images.images[idx]))
+        assert torch.equal(batch.labels, tiny_images.labels[idx])

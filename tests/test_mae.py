@@ -105,7 +105,7 @@ def test_table1_config():
 
 
 def test_analytic_flops_match_the_paper_scale():
-    # PERF-NOTES: seed 000's config costs about 8.9 GFLOP per image and training step at 0.75
+    # PERF-NOTES: Hata et al.'s Table 1 config costs about 8.9 GFLOP per image and training step at 0.75
     f = mae_forward_flops(mae_config("dynmask_stl10"), 0.75)
     assert 3 * f["total"] / 1e9 == pytest.approx(8.9, rel=0.03)
 

@@ -1,10 +1,10 @@
-"""Book helpers in `mae_study.reporting` (no training)."""
+"""Book helpers in `mae_study.reporting`, `mae_study.mae_figures` and `mae_study.style` (no training)."""
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from mae_study import reporting
+from mae_study import mae_figures, reporting
 from mae_study.masking import patchify
 from mae_study.models import MaskedAutoencoder, mae_config
 from mae_study.results import RunDir
@@ -29,7 +29,7 @@ def test_mean_spread():
 def test_norm_pix_view_is_the_models_own_target():
     cfg = mae_config("ci_16", norm_pix_loss=True)
     images = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
-    view = reporting._norm_pix_view(images, mae_config("ci_16"))
+    view = mae_figures._norm_pix_view(images, mae_config("ci_16"))
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
     target = MaskedAutoencoder(cfg).target(x)
     expected = ((target.clamp(-2.5, 2.5) + 2.5) / 5 * 255).round().to(torch.uint8)
@@ -39,16 +39,16 @@ def test_norm_pix_view_is_the_models_own_target():
 
 def test_patch_size_must_divide_the_image():
     with pytest.raises(ValueError, match="patch_size 5 must divide the image size 16x16"):
-        reporting.plot_patchify(np.zeros((16, 16, 3), np.uint8), 5)
+        mae_figures.plot_patchify(np.zeros((16, 16, 3), np.uint8), 5)
 
 
 def test_a_run_without_snapshots_is_a_clear_error(results_dir):
     run = RunDir("ci", "x", "no_snapshots")
     run.path.mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="no reconstruction snapshots"):
-        reporting.plot_target_reconstructions({"pixels": run})
+        mae_figures.plot_target_reconstructions({"pixels": run})
     with pytest.raises(FileNotFoundError, match="no reconstruction snapshots"):
-        reporting.snapshot_originals(run)
+        mae_figures.snapshot_originals(run)
 
 
 def test_pretrain_summary_columns():
@@ -66,3 +66,38 @@ def test_calibration_floor_note_is_empty_without_a_run(results_dir):
     assert floor_note("cpu") == ""
     with pytest.raises(ValueError, match="profile must be one of"):
         floor_note("laptop")
+
+
+def test_importing_the_package_restyles_nothing_and_figures_restore_the_callers_style():
+    import subprocess
+    import sys
+    code = ("import matplotlib as mpl; before = dict(mpl.rcParams); "
+            "import mae_study.reporting, mae_study.mae_figures, mae_study.experiments.ablation_tables, "
+            "mae_study.experiments.dynmask_figures; "
+            "changed = [k for k, v in mpl.rcParams.items() if before[k] != v]; print(changed)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_book_style_applies_inside_and_restores_after():
+    import matplotlib as mpl
+    import matplotlib.pyplot as plt
+    from mae_study.style import book_style
+    with mpl.rc_context({"axes.grid": False, "axes.facecolor": "yellow"}):
+        with book_style():
+            assert mpl.rcParams["axes.grid"] and mpl.rcParams["axes.facecolor"] == "white"
+        assert not mpl.rcParams["axes.grid"] and mpl.rcParams["axes.facecolor"] == "yellow"
+        fig = mae_figures.plot_masks(grid=4, ratios=(0.5,), samplings=("random",))  # drawn in the book's style
+        assert mpl.rcParams["axes.facecolor"] == "yellow"
+        plt.close(fig)
+
+
+def test_book_style_leaves_settings_it_does_not_own():
+    """A notebook's inline backend may switch ``interactive`` on while the first figure is drawn;
+    restoring it afterwards (as `matplotlib.rc_context` would) hides every later figure."""
+    import matplotlib as mpl
+    from mae_study.style import book_style
+    with mpl.rc_context({"interactive": False}):
+        with book_style():
+            mpl.rcParams["interactive"] = True
+        assert mpl.rcParams["interactive"]

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import check_image_size, check_num_samples, check_seed
 from .base import ImageTensorDataset, channel_stats
+from .builtin_settings import BuiltinSetting, DistinctSetting
 from .fractals.cache import load_or_build
 from .fractals.dataset import generate_all
 from .fractals.seeding import SPLIT_CODES, balanced_labels, check_choice, make_rng, sample_rng
@@ -109,44 +110,83 @@ class BuiltinMaker:
         return images, (np.full(len(ids), -1, dtype=np.int64) if self.split == "unlabelled" else ids)
 
 
-def builtin_maker(split: str, image_size: int, seed: int) -> BuiltinMaker:
+@dataclass(frozen=True)
+class SiblingsSetting(BuiltinSetting):
+    """``siblings-v1``, the original setting (module docstring): 20,000 / 2,000 / 4,000 images by
+    default; any labelled split up to the pool's size (the ``gpu`` profile asks 5,000)."""
+
+    num_unlabelled: int = DEFAULT_NUM_SAMPLES["unlabelled"]
+    num_train: int = DEFAULT_NUM_SAMPLES["train"]
+    num_test: int = DEFAULT_NUM_SAMPLES["test"]
+    min_pool_ratio: float = 1.0
+    num_classes: int = NUM_CLASSES
+
+    def maker(self, split: str, image_size: int, seed: int) -> BuiltinMaker:
+        return BuiltinMaker(split, (int(seed), SPLIT_CODES[split]), BuiltinConfig(image_size))
+
+    def cache_config(self, image_size: int) -> dict:
+        # exactly what the original loader recorded, so its cached files and run records still match
+        return {"task_seed": TASK_SEED, "generator": asdict(BuiltinConfig(image_size))}
+
+
+DEFAULT_SETTING = "siblings-v1"  # what ``load_dataset("builtin", ...)`` gives without ``setting=``
+BUILTIN_SETTINGS: dict[str, BuiltinSetting] = {
+    "siblings-v1": SiblingsSetting(),  # the original: 10 sibling classes of 2 parents (fine-grained)
+    "distinct-v2": DistinctSetting(),  # 10 distinct shapes under nuisance variation, pool 20x train
+}
+
+
+def builtin_setting(setting: str | BuiltinSetting = DEFAULT_SETTING) -> BuiltinSetting:
+    """A registered setting by name (or a setting object, returned as it is)."""
+    if isinstance(setting, BuiltinSetting):
+        return setting
+    if setting not in BUILTIN_SETTINGS:
+        raise ValueError(f"setting={setting!r} is not a built-in setting; allowed: {list(BUILTIN_SETTINGS)}")
+    return BUILTIN_SETTINGS[setting]
+
+
+def builtin_maker(split: str, image_size: int, seed: int, setting: str | BuiltinSetting = DEFAULT_SETTING):
     """The maker of one split at ``image_size`` for run seed ``seed`` (what ``load_builtin`` generates)."""
     check_choice("split", split, BUILTIN_SPLITS)
     check_image_size("builtin", image_size)
     check_seed(seed)
-    return BuiltinMaker(split, (int(seed), SPLIT_CODES[split]), BuiltinConfig(image_size))
+    return builtin_setting(setting).maker(split, image_size, seed)
 
 
 def load_builtin(split: str, image_size: int, seed: int, num_samples: int | None = None,
-                 cache: bool = True) -> ImageTensorDataset:
-    """One split of the built-in setting, generated or read from the cache.
+                 cache: bool = True, setting: str | BuiltinSetting = DEFAULT_SETTING) -> ImageTensorDataset:
+    """One split of a built-in setting, generated or read from the cache.
 
     Args:
         split: ``"unlabelled"``, ``"train"`` or ``"test"``.
         image_size: side in pixels (32 for the ``cpu`` profile, 96 for ``gpu``; any size works).
         seed: the run seed; with the split it fixes every image (the task's classes do not change).
-        num_samples: images (default 20,000 / 2,000 / 4,000).
+        num_samples: images (default: the setting's split size, e.g. 20,000 / 2,000 / 4,000 for
+            ``siblings-v1``); a training split may not exceed the setting's ``max_train``.
         cache: read from / write to ``cache_root()``.
+        setting: a name of ``BUILTIN_SETTINGS`` (default ``"siblings-v1"``) or a ``BuiltinSetting``.
     Returns:
         ``ImageTensorDataset``, (N, 3, S, S) uint8; labels 0..9, or -1 with ``num_classes == 0`` for
         ``unlabelled``.
     """
+    chosen = builtin_setting(setting)
     check_choice("split", split, BUILTIN_SPLITS)
     check_image_size("builtin", image_size)
     check_seed(seed)
     check_num_samples(num_samples)
-    num_samples = DEFAULT_NUM_SAMPLES[split] if num_samples is None else int(num_samples)
-    generator = BuiltinConfig(image_size)
+    num_samples = chosen.split_size(split, num_samples)
     config = {"name": "builtin", "split": split, "image_size": image_size, "seed": int(seed),
-              "num_samples": num_samples, "task_seed": TASK_SEED, "generator": asdict(generator)}
+              "num_samples": num_samples, **chosen.cache_config(image_size)}
+    if chosen != BUILTIN_SETTINGS[DEFAULT_SETTING]:  # the original's records have no such key
+        config["setting"] = next((n for n, s in BUILTIN_SETTINGS.items() if s == chosen), "custom")
 
     def build() -> ImageTensorDataset:
-        make = builtin_maker(split, image_size, seed)
+        make = chosen.maker(split, image_size, seed)
         images, labels = generate_all(make, num_samples, desc=f"builtin {split}")
         mean, std = channel_stats(images)
         labelled = split != "unlabelled"
-        return ImageTensorDataset(images, labels, NUM_CLASSES if labelled else 0, "builtin", split, mean, std,
-                                  CLASS_NAMES if labelled else (), config)
+        return ImageTensorDataset(images, labels, chosen.num_classes if labelled else 0, "builtin", split, mean,
+                                  std, chosen.class_names if labelled else (), config)
 
     return load_or_build("builtin", split, image_size, config, build, cache)
 

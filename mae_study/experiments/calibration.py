@@ -11,6 +11,7 @@ from ..data.builtin import linear_probe_accuracy
 from ..params import Experiment, check_profile
 from ..results import RunDir, load_runs, provenance
 from .finetune import finetune_defaults, run_finetune
+from .skeleton import changed_params, execute_run, params_tag
 
 EXPERIMENT = "data_calibration"
 TASKS = ("builtin", "digits")
@@ -28,37 +29,44 @@ CALIBRATION = Experiment(EXPERIMENT, {
     for profile, ft in finetune_defaults().items() if profile != "paper"}, check_calibration)
 
 
-def run_calibration(p: dict, progress: bool = True) -> RunDir:
+def calibration_run_name(p, task: str) -> str:
+    """``builtin``; with any parameter other than ``tasks`` changed, ``builtin_p<digest>``."""
+    changed = changed_params(p, ("tasks",))
+    return task + (f"_p{params_tag(changed)}" if changed else "")
+
+
+def run_calibration(p, progress: bool = True) -> dict[str, dict]:
     """One run per task: chance, pixel probe, and a from-scratch classifier (a fine-tuning run)."""
     check_calibration(p)
     rows = {}
     for task in p["tasks"]:
-        run = RunDir(p["profile"], EXPERIMENT, task)
-        if run.is_finished():
-            rows[task] = run.read("final.json")
-            continue
-        t0 = time.perf_counter()
-        size = p["image_size"]
-        n_train = p["num_train"] if task == "builtin" else None  # digits: its whole 1,000-image split
-        n_test = p["num_test"] if task == "builtin" else None
-        train = load_dataset(task, "train", image_size=size, seed=p["data_seed"], num_samples=n_train)
-        test = load_dataset(task, "test", image_size=size, seed=p["data_seed"], num_samples=n_test)
-        counts = torch.bincount(test.labels, minlength=test.num_classes)
-        ft_params = {**finetune_defaults()[p["profile"]], "profile": p["profile"], "pretrained": "scratch",
-                     "dataset": task, "image_size": size, "num_train": len(train), "num_test": len(test),
-                     "num_epochs": p["scratch_epochs"], "data_seed": p["data_seed"]}
-        scratch = run_finetune(ft_params, EXPERIMENT + "_scratch", run_name=task, progress=progress)
-        final = {"task": task, "num_classes": train.num_classes, "num_train": len(train), "num_test": len(test),
-                 "image_size": size, "chance": 1.0 / train.num_classes,
-                 "majority_class": float(counts.max() / counts.sum()),
-                 "pixel_linear_probe": linear_probe_accuracy(train, test),
-                 "scratch_vit": scratch.read("final.json")["test_accuracy_last_k"],
-                 "scratch_epochs": p["scratch_epochs"]}
-        run.write_config({"params": p, "task": task, "data_info": train.info})
-        device = scratch.read("provenance.json")["hardware"]["device"]  # where the from-scratch classifier trained
-        run.finish(final, provenance(p["profile"], {"data_seed": p["data_seed"]}, device, time.perf_counter() - t0))
-        rows[task] = final
+        name = calibration_run_name(p, task)
+        run = execute_run(p, lambda run: _calibrate(p, task, run, progress), EXPERIMENT, name)
+        rows[task] = run.read("final.json")
     return rows
+
+
+def _calibrate(p, task: str, run: RunDir, progress: bool) -> None:
+    t0 = time.perf_counter()
+    size = p["image_size"]
+    n_train = p["num_train"] if task == "builtin" else None  # digits: its whole 1,000-image split
+    n_test = p["num_test"] if task == "builtin" else None
+    train = load_dataset(task, "train", image_size=size, seed=p["data_seed"], num_samples=n_train)
+    test = load_dataset(task, "test", image_size=size, seed=p["data_seed"], num_samples=n_test)
+    counts = torch.bincount(test.labels, minlength=test.num_classes)
+    ft_params = {**finetune_defaults()[p["profile"]], "profile": p["profile"], "pretrained": "scratch",
+                 "dataset": task, "image_size": size, "num_train": len(train), "num_test": len(test),
+                 "num_epochs": p["scratch_epochs"], "data_seed": p["data_seed"]}
+    scratch = run_finetune(ft_params, EXPERIMENT + "_scratch", run_name=run.name, progress=progress)
+    final = {"task": task, "num_classes": train.num_classes, "num_train": len(train), "num_test": len(test),
+             "image_size": size, "chance": 1.0 / train.num_classes,
+             "majority_class": float(counts.max() / counts.sum()),
+             "pixel_linear_probe": linear_probe_accuracy(train, test),
+             "scratch_vit": scratch.read("final.json")["test_accuracy_last_k"],
+             "scratch_epochs": p["scratch_epochs"]}
+    run.write_config({"params": p, "task": task, "data_info": train.info})
+    device = scratch.read("provenance.json")["hardware"]["device"]  # where the from-scratch classifier trained
+    run.finish(final, provenance(p["profile"], {"data_seed": p["data_seed"]}, device, time.perf_counter() - t0))
 
 
 def floor_note(profile: str, task: str = "builtin") -> str:

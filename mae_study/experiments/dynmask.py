@@ -1,4 +1,4 @@
-"""Seed 000: pre-training with a static vs a dynamically rising mask ratio, then fine-tuning.
+"""Hata, Tadamura and Samura's dynamic mask-ratio curriculum: pre-training with a static vs a dynamically rising mask ratio, then fine-tuning.
 
 The protocol (paper profile): 6 final ratios x {static, dynamic} x 3 pre-training trials, each
 fine-tuned twice; accuracy = test accuracy averaged over the final 10 epochs. Smaller profiles
@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..params import Experiment, check_profile
-from .common import ratio_tag
-from .finetune import check_finetune, finetune_defaults
-from .pretrain import check_pretrain, pretrain_defaults
+from .finetune import check_finetune, finetune_defaults, finetune_naming
+from .pretrain import check_pretrain, pretrain_defaults, pretrain_naming
+from .skeleton import auto_run_name
 
 PRETRAIN = "dynmask_pretrain"
 FINETUNE = "dynmask_finetune"
@@ -20,9 +20,9 @@ FINETUNE = "dynmask_finetune"
 DYNMASK_PRETRAIN = Experiment(PRETRAIN, pretrain_defaults(
     ci={"num_epochs": 5, "recon_epochs": []},
     cpu={"num_images": 3000, "num_epochs": 10, "batch_size": 50, "lr": 1.5e-3, "recon_epochs": []},
-), check_pretrain)
+), check_pretrain, naming=pretrain_naming)
 
-DYNMASK_FINETUNE = Experiment(FINETUNE, finetune_defaults(), check_finetune)
+DYNMASK_FINETUNE = Experiment(FINETUNE, finetune_defaults(), check_finetune, naming=finetune_naming)
 
 
 @dataclass(frozen=True)
@@ -48,19 +48,15 @@ GRIDS = {
 def pretrain_runs(profile: str) -> list[tuple[str, dict]]:
     """(run name, overrides) of every pre-training run of the grid."""
     g = GRIDS[check_profile(profile)]
-    return [(f"{m}_{ratio_tag(r)}_s{s}", {"method": m, "final_mask_ratio": r, "seed": s})
-            for r in g.final_ratios for m in g.methods for s in g.pretrain_seeds]
+    changes = [{"method": m, "final_mask_ratio": r, "seed": s}
+               for r in g.final_ratios for m in g.methods for s in g.pretrain_seeds]
+    return [(auto_run_name(DYNMASK_PRETRAIN.resolve(profile, **c)), c) for c in changes]
 
 
 def finetune_runs(profile: str) -> list[tuple[str, dict]]:
     """(run name, overrides) of every fine-tuning run: each pre-trained encoder (and scratch)."""
     g = GRIDS[check_profile(profile)]
     sources = [name for name, _ in pretrain_runs(profile)] + (["scratch"] if g.scratch else [])
-    return [(f"{src}__{mode}_ft{s}", {"pretrained": src, "mode": mode, "seed": s})
-            for src in sources for mode in g.modes for s in g.finetune_seeds]
-
-
-def summary(profile: str):
-    """Per (method, ratio) loss and accuracy over trials; see `dynmask_analysis`."""
-    from .dynmask_analysis import summary as _summary
-    return _summary(profile)
+    changes = [{"pretrained": src, "mode": mode, "seed": s}
+               for src in sources for mode in g.modes for s in g.finetune_seeds]
+    return [(auto_run_name(DYNMASK_FINETUNE.resolve(profile, **c)), c) for c in changes]

@@ -5,6 +5,7 @@ reports test accuracy averaged over the final 10 epochs; `average_last` sets how
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 
 import numpy as np
@@ -16,7 +17,9 @@ from ..flops import classifier_forward_flops
 from ..models import MAEClassifier, MAEEncoder, MAEConfig
 from ..models.classifier import parse_mode
 from ..results import RunDir, provenance
-from .common import check_run_params, resolve_device, seeds_for
+from .common import resolve_device, seeds_for
+from .pretrain import finished_pretraining
+from .skeleton import auto_run_name, execute_run
 
 
 def check_finetune(p: dict) -> None:
@@ -39,21 +42,23 @@ def build_train_config(p: dict, device: str) -> TrainConfig:
                        mask_seed=s["mask_seed"], device=device, amp_dtype=p["amp_dtype"], compile=p["compile"])
 
 
-def pretrained_run(p: dict) -> RunDir | None:
-    """The pre-training run named by ``p["pretrained"]`` ("scratch" for none), checked to exist."""
+# How to make a pre-training run of each experiment that fine-tunings name in ``pretrained``.
+MAKE_PRETRAINING = {
+    "dynmask_pretrain": "papermill notebooks/03_dynmask_pretrain.ipynb out.ipynb -p profile {profile} "
+                        "-p method <static|dynamic> -p final_mask_ratio <ratio> -p seed <seed>, "
+                        "or python -m mae_study.sweep dynmask --profile {profile}",
+    "mae_ablation_pretrain": "papermill notebooks/06_mae_ablation_pretrain.ipynb out.ipynb -p profile {profile} ..., "
+                             "or python -m mae_study.sweep mae_ablations --profile {profile}",
+    "mae_pretrain": "papermill notebooks/02_mae_pretrain.ipynb out.ipynb -p profile {profile} ...",
+}
+
+
+def pretrained_run(p: Mapping) -> RunDir | None:
+    """The pre-training run named by ``p["pretrained"]`` ("scratch" for none), with its weights."""
     if p["pretrained"] == "scratch":
         return None
-    run = RunDir(p["profile"], p["pretrain_experiment"], p["pretrained"])
-    if not run.is_finished():
-        from ..results import find_runs
-        have = [r.name for r in find_runs(p["pretrain_experiment"], p["profile"])]
-        raise ValueError(f"pretrained={p['pretrained']!r}: no finished run at {run.path}; "
-                         f"finished runs of {p['pretrain_experiment']!r} at profile {p['profile']!r}: {have or 'none'} "
-                         "(or 'scratch' for random initialisation)")
-    if not run.file("encoder.pt").exists():
-        raise ValueError(f"pretrained={p['pretrained']!r} has no encoder weights ({run.file('encoder.pt')}); "
-                         f"delete {run.path} and rerun the pre-training to recreate them")
-    return run
+    how = MAKE_PRETRAINING.get(p["pretrain_experiment"], "its experiment's notebook").format(profile=p["profile"])
+    return finished_pretraining(p["profile"], p["pretrain_experiment"], p["pretrained"], how)
 
 
 def build_encoder(p: dict, source: RunDir | None) -> MAEEncoder:
@@ -68,18 +73,25 @@ def build_encoder(p: dict, source: RunDir | None) -> MAEEncoder:
     return encoder
 
 
-def default_run_name(p: dict) -> str:
-    return f"{p['pretrained']}__{p['mode']}_ft{p['seed']}"
+def finetune_naming(p: Mapping) -> tuple[str, tuple[str, ...]]:
+    """``dynamic_r85_s0__full_ft0``: the pre-trained run, the mode and the seed."""
+    return f"{p['pretrained']}__{p['mode']}_ft{p['seed']}", ("pretrained", "mode", "seed")
 
 
-def run_finetune(p: dict, experiment: str, run_name: str | None = None, progress: bool = True) -> RunDir:
+def default_run_name(p) -> str:
+    return auto_run_name(p)
+
+
+def run_finetune(p: Mapping, experiment: str | None = None, run_name: str | None = None,
+                 progress: bool = True) -> RunDir:
+    """Fine-tune with resolved parameters ``p``; reads back a finished run (no weights needed)."""
     check_finetune(p)
+    return execute_run(p, lambda run: _finetune(p, run, progress), experiment, run_name)
+
+
+def _finetune(p: Mapping, run: RunDir, progress: bool) -> None:
     device = resolve_device(p["device"])
     source = pretrained_run(p)  # a clear error before any compute if it does not exist
-    run = RunDir(p["profile"], experiment, run_name or default_run_name(p))
-    check_run_params(run, p)
-    if run.is_finished():
-        return run
     encoder = build_encoder(p, source)
     if source is not None and encoder.cfg.img_size != p["image_size"]:
         raise ValueError(f"image_size={p['image_size']} but the pre-trained encoder takes {encoder.cfg.img_size}")
@@ -115,7 +127,6 @@ def run_finetune(p: dict, experiment: str, run_name: str | None = None, progress
     run.finish(final, provenance(p["profile"], s, device, result["wall_time_s"],
                                  flops={"forward_gflops_per_image": classifier_forward_flops(encoder.cfg) / 1e9}))
     run.remove(run.checkpoint.name)  # classifier weights are not needed again; keep result files only
-    return run
 
 
 def finetune_defaults(**changes) -> dict[str, dict]:

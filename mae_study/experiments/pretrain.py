@@ -5,8 +5,11 @@ Used by the MAE chapter, the dynamic-mask-ratio chapter and their sweeps; the no
 """
 from __future__ import annotations
 
+import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,9 +21,10 @@ from ..losses import MAELoss
 from ..masking import check_mask_ratio, check_sampling, sample_mask, unpatchify
 from ..models import MaskedAutoencoder, mae_config
 from ..params import Experiment
-from ..results import RunDir, provenance
+from ..results import RunDir, find_runs, provenance
 from ..schedules import ConstantSchedule, StageSchedule, dynmask_stages, schedule_to_dict
-from .common import PRETRAIN_SPLIT, check_run_params, params_tag, ratio_tag, resolve_device, seeds_for
+from .common import PRETRAIN_SPLIT, ratio_tag, resolve_device, seeds_for
+from .skeleton import auto_run_name, execute_run
 
 METHODS = ("static", "dynamic")
 
@@ -48,7 +52,7 @@ def build_model_config(p: dict):
 
 
 def build_schedule(p: dict):
-    """static: the final ratio from the start; dynamic: seed 000's stages (or an explicit list)."""
+    """static: the final ratio from the start; dynamic: the paper's Table 3 stages (or an explicit list)."""
     if p["schedule"] is not None:
         schedule = StageSchedule(tuple(tuple(s) for s in p["schedule"]))
         if p["method"] == "static" and len({r for _, r in schedule.stages}) > 1:
@@ -59,10 +63,14 @@ def build_schedule(p: dict):
     return dynmask_stages(p["final_mask_ratio"], p["num_epochs"])
 
 
-def default_run_name(p: dict) -> str:
-    """``dynamic_r85_s0``; with an explicit schedule, a tag of it is added (``..._sched1a2b3c4d``)."""
-    name = f"{p['method']}_{ratio_tag(p['final_mask_ratio'])}_s{p['seed']}"
-    return name + (f"_sched{params_tag(p['schedule'])}" if p["schedule"] is not None else "")
+def pretrain_naming(p: Mapping) -> tuple[str, tuple[str, ...]]:
+    """``dynamic_r85_s0``: method, final ratio and seed (any other change adds a digest)."""
+    return f"{p['method']}_{ratio_tag(p['final_mask_ratio'])}_s{p['seed']}", ("method", "final_mask_ratio", "seed")
+
+
+def default_run_name(p) -> str:
+    """The run name `run_pretrain` uses without an explicit one (see `skeleton.auto_run_name`)."""
+    return auto_run_name(p)
 
 
 def build_train_config(p: dict, device: str) -> TrainConfig:
@@ -108,18 +116,19 @@ def snapshot_reconstructions(model: MaskedAutoencoder, imgs: torch.Tensor, mean,
             "mask": m[:, 0].cpu().numpy().astype(np.uint8)}
 
 
-def run_pretrain(p: dict, experiment: str, run_name: str | None = None, progress: bool = True,
-                 stop_after_epoch: int | None = None) -> RunDir:
-    """Pre-train an MAE with resolved parameters ``p``; resumes or skips a run already started/finished."""
+def run_pretrain(p: Mapping, experiment: str | None = None, run_name: str | None = None, progress: bool = True,
+                 stop_after_epoch: int | None = None, root: Path | None = None) -> RunDir:
+    """Pre-train an MAE with resolved parameters ``p``; resumes or reads back a run already
+    started or finished (`skeleton.execute_run`). ``experiment`` defaults to ``p``'s own."""
     check_pretrain(p)
+    return execute_run(p, lambda run: _pretrain(p, run, progress, stop_after_epoch), experiment, run_name, root)
+
+
+def _pretrain(p: Mapping, run: RunDir, progress: bool, stop_after_epoch: int | None) -> None:
     device = resolve_device(p["device"])
     model_cfg = build_model_config(p)
     schedule = build_schedule(p)
     train_cfg = build_train_config(p, device)
-    run = RunDir(p["profile"], experiment, run_name or default_run_name(p))
-    check_run_params(run, p)
-    if run.is_finished():
-        return run
     data = load_dataset(p["dataset"], PRETRAIN_SPLIT.get(p["dataset"], "train"), image_size=p["image_size"],
                         seed=p["data_seed"], num_samples=p["num_images"])
     config = {"params": p, "model": asdict(model_cfg), "train": asdict(train_cfg),
@@ -141,7 +150,7 @@ def run_pretrain(p: dict, experiment: str, run_name: str | None = None, progress
     result = fit(model, MAELoss(schedule, p["sampling"]), data, train_cfg, run=run, on_epoch_end=on_epoch_end,
                  progress=progress, desc=run.name, stop_after_epoch=stop_after_epoch)
     if len(result["history"]) < p["num_epochs"]:
-        return run  # stopped early on purpose: not finished
+        return  # stopped early on purpose: not finished
     steps = result["steps"]
     ratios = [s["mask_ratio"] for s in steps]
     flops_per_step = [train_step_flops(model_cfg, r) * p["batch_size"] for r in ratios]
@@ -158,7 +167,41 @@ def run_pretrain(p: dict, experiment: str, run_name: str | None = None, progress
                                         "forward_gflops_per_image_final_ratio":
                                             mae_forward_flops(model_cfg, ratios[-1])["total"] / 1e9},
                                  wall_time_this_session_s=time.perf_counter() - t0))
+
+
+def finished_pretraining(profile: str, experiment: str, name: str, how_to_make: str) -> RunDir:
+    """The finished pre-training run ``name`` with its encoder weights, for a fine-tuning.
+
+    Weights are not committed (only result files are), so on a fresh clone a finished run may
+    have none: they are then recomputed from the run's own stored parameters (same seeds, same
+    data: the same weights up to float rounding), and the recomputed final loss is compared with
+    the committed one. A run that does not exist is an error that says how to make it.
+    """
+    run = RunDir(profile, experiment, name)
+    if not run.is_finished():
+        have = [r.name for r in find_runs(experiment, profile)]
+        raise ValueError(f"pretrained={name!r}: no finished run at {run.path}; finished runs of {experiment!r} at "
+                         f"profile {profile!r}: {have or 'none'} (or 'scratch' for random initialisation). "
+                         f"Make it with: {how_to_make}")
+    if not run.file("encoder.pt").exists():
+        recreate_weights(run)
     return run
+
+
+def recreate_weights(run: RunDir, progress: bool = True) -> None:
+    """Recompute the encoder weights of a finished pre-training whose weights are missing."""
+    stored = run.read("config.json")["params"]
+    p = {**pretrain_defaults()[stored["profile"]], **stored}  # parameters added since take their defaults
+    committed = run.read("final.json")["final_loss"]
+    print(f"Recomputing the encoder weights of {run.profile}/{run.experiment}/{run.name}: its results are in the "
+          f"repository but weights are not committed ({p['num_epochs']} epochs of {p['num_images']} images).")
+    with tempfile.TemporaryDirectory(dir=run.path.parent, prefix=".weights-") as tmp:
+        fresh = run_pretrain(p, run.experiment, run_name=run.name, progress=progress, root=Path(tmp))
+        again = fresh.read("final.json")["final_loss"]
+        Path(fresh.file("encoder.pt")).replace(run.file("encoder.pt"))
+    print(f"  recomputed final loss {again:.6f} vs committed {committed:.6f} "
+          f"(relative difference {abs(again - committed) / abs(committed):.1e}; float rounding differs "
+          "with the number of threads and the CPU)")
 
 
 def pretrain_defaults(**changes) -> dict[str, dict]:
@@ -191,4 +234,4 @@ def pretrain_defaults(**changes) -> dict[str, dict]:
 
 
 MAE_PRETRAIN = Experiment("mae_pretrain", pretrain_defaults(
-    cpu={"num_epochs": 12, "recon_epochs": [0, 3, 7]}), check_pretrain)
+    cpu={"num_epochs": 12, "recon_epochs": [0, 3, 7]}), check_pretrain, naming=pretrain_naming)

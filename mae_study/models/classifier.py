@@ -32,7 +32,7 @@ class MAEClassifier(nn.Module):
         pool: "cls" (the CLS token) or "mean" (mean of patch tokens).
         mode: "full" (everything trains), "linear" (only the head; a parameter-free BatchNorm
             precedes it as in He et al.'s linear probe), or "partial-k" (head, last k blocks and
-            the final norm train; Partial-1 is the adaptation used in seed 002).
+            the final norm train; Partial-1 is the adaptation used by the multi-teacher distillation paper).
     """
 
     def __init__(self, encoder: MAEEncoder, num_classes: int, pool: str = "cls", mode: str = "full"):

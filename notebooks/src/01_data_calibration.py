@@ -10,6 +10,7 @@
 # %%
 from mae_study.experiments.calibration import CALIBRATION, run_calibration
 from mae_study.params import notebook_params
+from mae_study.results import result_line
 from mae_study import reporting
 import pandas as pd
 
@@ -27,6 +28,11 @@ reporting.show_params(params)
 # %%
 rows = run_calibration(params)
 pd.DataFrame(rows.values()).round(3)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for task, row in rows.items():
+    print(task, result_line(row))
 
 # %% [markdown]
 # ## What to conclude

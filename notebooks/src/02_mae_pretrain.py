@@ -6,13 +6,16 @@
 # mask at a few points of training, and record everything in `data/results/<profile>/mae_pretrain/`.
 #
 # Rerun with other parameters, e.g.
-# `papermill notebooks/mae_pretrain.ipynb out.ipynb -p profile cpu -p final_mask_ratio 0.9 -p num_epochs 20`.
-# Every parameter left at `None` takes the profile's default; an unknown name is an error.
+# `papermill notebooks/02_mae_pretrain.ipynb out.ipynb -p profile cpu -p final_mask_ratio 0.9 -p num_epochs 20`.
+# Every parameter left at `None` takes the profile's default; an unknown name is an error. The run
+# is named by its parameters (`static_r90_s0_p<digest of the other changes>`), so a rerun with the
+# same parameters reads the finished run back and one with other parameters gets its own folder.
 
 # %%
 from mae_study.experiments.pretrain import MAE_PRETRAIN, run_pretrain
 from mae_study.params import notebook_params
-from mae_study import reporting
+from mae_study.results import result_line
+from mae_study import mae_figures, reporting
 
 _before = set(globals())
 
@@ -34,7 +37,7 @@ reporting.show_params(params)
 # A finished run is not redone; an interrupted one resumes from its last checkpoint.
 
 # %%
-run = run_pretrain(params, "mae_pretrain", run_name=f"{params['method']}_demo_s{params['seed']}")
+run = run_pretrain(params)
 run
 
 # %% [markdown]
@@ -45,6 +48,10 @@ run
 run.read("metrics.csv").round(4)
 
 # %%
+# NBVAL_CHECK_OUTPUT
+print(result_line(run.read("final.json")))
+
+# %%
 reporting.plot_loss_curves(run.read("metrics.csv").assign(run=run.name));
 
 # %% [markdown]
@@ -52,7 +59,7 @@ reporting.plot_loss_curves(run.read("metrics.csv").assign(run=run.name));
 # the masked input, the prediction with the visible patches pasted back, and the original.
 
 # %%
-reporting.plot_reconstructions(run);
+mae_figures.plot_reconstructions(run);
 
 # %% [markdown]
 # ## What to conclude

@@ -1,17 +1,15 @@
 # %% [markdown]
 # # Sweep: every run behind the dynamic-mask-ratio chapter
 #
-# **Protocol.** All pre-training runs (final ratios x static/dynamic x trials) and their
-# fine-tuning runs at one profile, in order; finished runs are skipped and an interrupted run
-# resumes from its last checkpoint. The same as `python -m mae_study.sweep dynmask --profile cpu`.
+# **Protocol.** All pre-training runs (final ratios x static/dynamic x trials) of Hata, Tadamura
+# and Samura's comparison and their fine-tuning runs at one profile, in order; finished runs are
+# skipped and an interrupted run resumes from its last checkpoint. The same as
+# `python -m mae_study.sweep dynmask --profile cpu`.
 
 # %%
-import pandas as pd
-from mae_study.experiments import dynmask
-from mae_study.params import Experiment, notebook_params
-from mae_study.results import load_runs
-from mae_study.sweep import run_sweep
-from mae_study import reporting
+from mae_study.experiments import dynmask, dynmask_tables
+from mae_study.experiments.sweep_notebooks import DYNMASK_SWEEP, run_dynmask_sweep
+from mae_study.params import notebook_params
 
 _before = set(globals())
 
@@ -19,19 +17,23 @@ _before = set(globals())
 profile = None   # "ci", "cpu" (default), "gpu" or "paper"
 
 # %%
-params = notebook_params(Experiment("dynmask_sweep", {p: {} for p in dynmask.GRIDS}), globals(), _before)
-grid = dynmask.GRIDS[params["profile"]]
-grid
+params = notebook_params(DYNMASK_SWEEP, globals(), _before)
+dynmask.GRIDS[params["profile"]]
 
 # %%
-status = pd.DataFrame(run_sweep("dynmask", params["profile"]))
+status = run_dynmask_sweep(params["profile"])
 status.groupby(["experiment", "status"]).size()
 
 # %% [markdown]
 # ## Summary
-# Final-epoch reconstruction loss (pre-training) and fine-tuned test accuracy, mean and spread
-# over trials. The chapter (`book/dynmask.md`) turns these into seed 000's tables and figures.
+# Final-epoch reconstruction loss (pre-training) and fine-tuned test accuracy (a fraction), mean
+# and spread over trials. The chapter (`book/dynmask.md`) turns these into the paper's tables and
+# figures.
 
 # %%
-summary = dynmask.summary(params["profile"])
+summary = dynmask_tables.summary(params["profile"])
 summary.round(4)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(summary.round(4).to_string())

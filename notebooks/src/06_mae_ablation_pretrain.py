@@ -4,20 +4,20 @@
 # **Protocol.** Pre-train an MAE with one setting changed from the baseline (mask ratio 75 %,
 # random sampling, pixel target, the model's own decoder, no mask tokens in the encoder), then
 # evaluate its encoder twice on the built-in 10-class task: full fine-tuning and a linear probe.
-# The run is named by its configuration, so a run the ablation sweep already made is read back,
-# not redone. `python -m mae_study.sweep mae_ablations --profile cpu` runs every arm of every table.
+# The run is named by its configuration (`r75_random_pix_dec2x96_s0`; a change the name does not
+# show adds a digest), so a run the ablation sweep already made is read back, not redone. `python -m mae_study.sweep mae_ablations --profile cpu` runs every arm of every table.
 #
 # Rerun one arm, e.g.
 # `papermill notebooks/06_mae_ablation_pretrain.ipynb out.ipynb -p profile cpu -p decoder_depth 4`.
 
 # %%
 import pandas as pd
-from mae_study.experiments.ablations import (FINETUNE, MAE_ABLATION_PRETRAIN, MODES, PRETRAIN, canonical,
-                                             finetune_name, finetune_params, pretrain_name)
+from mae_study.experiments.ablations import MAE_ABLATION_PRETRAIN, MODES, finetune_params
 from mae_study.experiments.finetune import run_finetune
 from mae_study.experiments.pretrain import run_pretrain
 from mae_study.params import notebook_params
-from mae_study import reporting
+from mae_study.results import result_line
+from mae_study import mae_figures, reporting
 
 _before = set(globals())
 
@@ -33,7 +33,7 @@ encoder_mask_token = None  # True: the encoder also gets mask tokens (sees every
 seed = None
 
 # %%
-params = canonical(notebook_params(MAE_ABLATION_PRETRAIN, globals(), _before))
+params = notebook_params(MAE_ABLATION_PRETRAIN, globals(), _before)
 reporting.show_params(params)
 
 # %% [markdown]
@@ -41,7 +41,7 @@ reporting.show_params(params)
 # A finished run is not redone; an interrupted one resumes from its last checkpoint.
 
 # %%
-run = run_pretrain(params, PRETRAIN, run_name=pretrain_name(params))
+run = run_pretrain(params)
 run
 
 # %%
@@ -52,7 +52,7 @@ reporting.plot_loss_curves(run.read("metrics.csv").assign(run=run.name));
 # back, original):
 
 # %%
-reporting.plot_reconstructions(run);
+mae_figures.plot_reconstructions(run);
 
 # %% [markdown]
 # ## Evaluation: full fine-tuning and a linear probe
@@ -62,9 +62,13 @@ reporting.plot_reconstructions(run);
 # %%
 evals = {}
 for mode in MODES:
-    evals[mode] = run_finetune(finetune_params(params["profile"], run.name, mode), FINETUNE,
-                               run_name=finetune_name(run.name, mode, 0))
+    evals[mode] = run_finetune(finetune_params(params["profile"], run.name, mode))
 pd.DataFrame({mode: r.read("final.json") for mode, r in evals.items()}).T
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for r in [run, *evals.values()]:
+    print(r.name, result_line(r.read("final.json")))
 
 # %% [markdown]
 # ## What to conclude

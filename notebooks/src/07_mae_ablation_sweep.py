@@ -11,10 +11,9 @@
 
 # %%
 import pandas as pd
-from mae_study.experiments import ablations
-from mae_study.experiments import ablations_analysis as A
-from mae_study.params import Experiment, notebook_params
-from mae_study.sweep import run_sweep
+from mae_study.experiments import ablation_claims, ablation_tables
+from mae_study.experiments.sweep_notebooks import MAE_ABLATION_SWEEP, ablation_grids, run_ablation_sweep
+from mae_study.params import notebook_params
 
 _before = set(globals())
 
@@ -23,28 +22,28 @@ profile = None   # "ci", "cpu" (default), "gpu" or "paper"
 tables = None    # a list of table names (see below); None: all of them
 
 # %%
-params = notebook_params(Experiment("mae_ablation_sweep", {p: {"tables": list(ablations.TABLES)} for p in ablations.GRIDS},
-                                    lambda p: [ablations.check_table(t) for t in p["tables"]]), globals(), _before)
-grids = ablations.GRIDS[params["profile"]]
-pd.DataFrame([{"table": t, "varies": ", ".join(g.vary), "arms": len(g.values), "seeds": len(g.pretrain_seeds),
-               "modes": ", ".join(g.modes)} for t, g in grids.items() if t in params["tables"]])
+params = notebook_params(MAE_ABLATION_SWEEP, globals(), _before)
+ablation_grids(params["profile"], params["tables"])
 
 # %%
-sweeps = (["mae_ablations"] if set(params["tables"]) == set(ablations.TABLES)
-          else [f"mae_ablation_{t}" for t in params["tables"]])
-status = pd.concat([pd.DataFrame(run_sweep(s, params["profile"])) for s in sweeps]).drop_duplicates("run", keep="first")
+status = run_ablation_sweep(params["profile"], params["tables"])
 status.groupby(["experiment", "status"]).size()
 
 # %% [markdown]
 # ## Summary
 # Test accuracy in %, mean and standard deviation over pre-training seeds, fine-tuned and
-# linear-probed, beside the paper's numbers where the seeds give them; and the paper's claims
+# linear-probed, beside the paper's numbers where they are transcribed; and the paper's claims
 # with this profile's verdicts. The chapter (`book/mae_ablations.md`) shows the tables one by one.
 
 # %%
-summary = A.summary(params["profile"])
-summary[summary["table"].isin(params["tables"])].round(2)
+summary = ablation_tables.summary(params["profile"])
+summary = summary[summary["table"].isin(params["tables"])]
+summary.round(2)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(summary.round(2).to_string())
 
 # %%
 pd.set_option("display.max_colwidth", 160)
-A.claims(params["profile"])
+ablation_claims.claims(params["profile"])
