@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Callable
@@ -16,6 +15,7 @@ from typing import Callable
 import torch
 
 from ...paths import cache_root
+from ...results import save_torch  # atomic: temporary file, fsync, rename
 from ..base import ImageTensorDataset
 
 GENERATOR_VERSION = 2  # bump when a generator's output changes for the same config
@@ -40,8 +40,5 @@ def load_or_build(name: str, split: str, image_size: int, config: dict,
         return ImageTensorDataset(**torch.load(path, weights_only=True))
     data = build()
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save({f.name: getattr(data, f.name) for f in fields(data)}, tmp)
-        os.replace(tmp, path)
+        save_torch(path, {f.name: getattr(data, f.name) for f in fields(data)})
     return data
