@@ -80,7 +80,9 @@ class MultiLabelLoss:
         if self.pos_weight is None:
             return None
         if self.pos_weight == "per_image":
-            positives = (targets > 0).sum(1, keepdim=True).clamp_min(1)  # (N, 1)
+            # the targets' mass, not a count of non-zeros: equal for hard multi-hot targets, and
+            # label smoothing (every entry > 0) does not turn every class into a positive
+            positives = targets.sum(1, keepdim=True).clamp_min(1)  # (N, 1)
             return (targets.shape[1] / positives).to(targets.dtype).expand_as(targets)
         return torch.full_like(targets, float(self.pos_weight))
 

@@ -1,6 +1,8 @@
 """Run every run behind a chapter, skipping finished ones and resuming interrupted ones.
 
     python -m mae_study.sweep dynmask --profile cpu
+    python -m mae_study.sweep ladder --profile cpu          # the distinct-v2 calibration ladder
+    python -m mae_study.sweep synthetic --profile cpu       # fractal pre-training (chapter 4, pending)
     python -m mae_study.sweep dynmask --profile gpu --dry-run
     python -m mae_study.sweep mae_ablations --profile cpu      # or mae_ablation_<table>, one table
     torchrun --nproc_per_node=2 -m mae_study.sweep dynmask --profile paper   # every run on 2 GPUs
@@ -38,12 +40,22 @@ def mae_ablations_plan(profile: str, tables: tuple[str, ...] | None = None):
     return ablations.plan(profile, tables or ablations.TABLES)
 
 
+def ladder_plan(profile: str):
+    from .experiments import ladder
+    return ladder.plan(profile)
+
+
+def synthetic_plan(profile: str):
+    from .experiments import synthetic
+    return synthetic.synthetic_plan(profile)
+
+
 def _ablation_tables() -> tuple[str, ...]:
     from .experiments.ablations import TABLES
     return TABLES
 
 
-SWEEPS = {"dynmask": dynmask_plan, "mae_ablations": mae_ablations_plan,
+SWEEPS = {"dynmask": dynmask_plan, "mae_ablations": mae_ablations_plan, "ladder": ladder_plan, "synthetic": synthetic_plan,
           **{f"mae_ablation_{t}": partial(mae_ablations_plan, tables=(t,)) for t in _ablation_tables()}}
 
 

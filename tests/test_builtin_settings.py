@@ -95,7 +95,8 @@ def test_distinct_pool_is_20x_the_labelled_split_and_mixes_in_distractors():
     ids = builtin_maker("unlabelled", 8, seed=0, setting=setting).main_systems(np.arange(2000))
     task = ids < setting.num_classes
     assert abs(task.mean() - setting.task_fraction) < 0.05  # the task's classes and other systems
-    assert len(np.unique(ids[task])) == setting.num_classes and ids.max() < setting.num_classes + setting.num_distractors
+    assert len(np.unique(ids[task])) == setting.num_classes
+    assert ids.max() < setting.num_classes + setting.num_distractors
     assert len(np.unique(ids[~task])) > setting.num_distractors // 2
 
 
@@ -111,7 +112,7 @@ def test_distinct_classes_are_fixed_distinct_and_visible():
 
 def test_load_dataset_routes_the_setting_and_records_it():
     data = load_dataset("builtin", "train", image_size=16, seed=0, num_samples=10, setting="distinct-v2")
-    assert data.info["setting"] == "distinct-v2" and data.info["generator"]["num_train"] == 1000
+    assert data.info["setting"] == "distinct-v2" and data.info["generator"]["num_train"] == 2000
     assert "setting" not in load_dataset("builtin", "train", image_size=16, seed=0, num_samples=10).info
 
 
@@ -146,8 +147,9 @@ def test_unknown_setting_raises(no_generation):
 
 def test_labelled_split_larger_than_the_setting_allows_raises(no_generation):
     setting = BUILTIN_SETTINGS["distinct-v2"]
-    with pytest.raises(ValueError, match=rf"num_samples={setting.max_train + 1} for split 'train'.*at most 1,000"):
-        load_builtin("train", 32, 0, num_samples=setting.max_train + 1, setting="distinct-v2")
+    too_many = setting.max_train + 1
+    with pytest.raises(ValueError, match=rf"num_samples={too_many} for split 'train'.*at most {setting.max_train:,}"):
+        load_builtin("train", 32, 0, num_samples=too_many, setting="distinct-v2")
 
 
 def test_test_and_pool_splits_may_be_larger_than_their_defaults():

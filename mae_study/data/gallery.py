@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from ..paths import REPO_ROOT
 
-from .builtin import CLASS_NAMES, builtin_maker
+from .builtin import CLASS_NAMES, DEFAULT_SETTING, builtin_maker
 from .fractals.fractaldb import FLIPS, FractalDBConfig, category_instances, published_categories, weight_patterns
 from .fractals.loaders import fractal_maker
 
@@ -85,10 +85,12 @@ def fractaldb_category_figure(category: int = 0, image_size: int = 64, seed: int
                       title=f"FractalDB-1k category {category}: weight patterns x flips")
 
 
-def builtin_classes_figure(image_size: int = 64, seed: int = 0, per_class: int = 6) -> Figure:
-    """The built-in task: ``per_class`` training images of each of its 10 classes (one row each)."""
-    make = builtin_maker("train", image_size, seed)
-    images, labels = make(np.arange(10 * per_class))
+def builtin_classes_figure(image_size: int = 64, seed: int = 0, per_class: int = 6,
+                           setting: str = DEFAULT_SETTING) -> Figure:
+    """A built-in task: ``per_class`` training images of each of its 10 classes (one row each),
+    for a setting of `BUILTIN_SETTINGS` (the classes are balanced, so the first images hold them)."""
+    make = builtin_maker("train", image_size, seed, setting=setting)
+    images, labels = make(np.arange(20 * per_class))
     rows = np.stack([images[labels == k][:per_class] for k in range(len(CLASS_NAMES))])
     return image_grid(rows, row_titles=list(CLASS_NAMES))
 

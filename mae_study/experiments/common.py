@@ -24,3 +24,21 @@ def seeds_for(seed: int) -> dict[str, int]:
 
 def ratio_tag(ratio: float) -> str:
     return f"r{round(ratio * 100):02d}"
+
+
+def check_data_setting(p) -> None:
+    """``data_setting``: None (the built-in data's default) or a name of `BUILTIN_SETTINGS`, and
+    only for the built-in data set."""
+    setting = p.get("data_setting")
+    if setting is None:
+        return
+    from ..data.builtin import BUILTIN_SETTINGS
+    if setting not in BUILTIN_SETTINGS:
+        raise ValueError(f"data_setting must be None or one of {sorted(BUILTIN_SETTINGS)}, got {setting!r}")
+    if p["dataset"] != "builtin":
+        raise ValueError(f"data_setting={setting!r} is for dataset='builtin', not {p['dataset']!r}")
+
+
+def data_kwargs(p) -> dict:
+    """The loader's extra arguments: ``setting=`` when a run names one (older runs have none)."""
+    return {"setting": p["data_setting"]} if p.get("data_setting") is not None else {}

@@ -17,12 +17,13 @@ from ..flops import classifier_forward_flops
 from ..models import MAEClassifier, MAEEncoder, MAEConfig
 from ..models.classifier import parse_mode
 from ..results import RunDir, provenance
-from .common import resolve_device, seeds_for
+from .common import check_data_setting, data_kwargs, resolve_device, seeds_for
 from .pretrain import finished_pretraining
 from .skeleton import auto_run_name, execute_run
 
 
 def check_finetune(p: dict) -> None:
+    check_data_setting(p)
     for key in ("num_epochs", "batch_size", "average_last"):
         if p[key] < 1:
             raise ValueError(f"{key} must be >= 1, got {p[key]}")
@@ -97,9 +98,9 @@ def _finetune(p: Mapping, run: RunDir, progress: bool) -> None:
         raise ValueError(f"image_size={p['image_size']} but the pre-trained encoder takes {encoder.cfg.img_size}")
     parse_mode(p["mode"], encoder.cfg.depth)
     train = load_dataset(p["dataset"], "train", image_size=p["image_size"], seed=p["data_seed"],
-                         num_samples=p["num_train"])
+                         num_samples=p["num_train"], **data_kwargs(p))
     test = load_dataset(p["dataset"], "test", image_size=p["image_size"], seed=p["data_seed"],
-                        num_samples=p["num_test"])
+                        num_samples=p["num_test"], **data_kwargs(p))
     torch.manual_seed(seeds_for(p["seed"])["init_seed"] + 10_000)  # the head's initialisation
     model = MAEClassifier(encoder, train.num_classes, pool=p["pool"], mode=p["mode"])
     s = seeds_for(p["seed"])
@@ -132,7 +133,7 @@ def _finetune(p: Mapping, run: RunDir, progress: bool) -> None:
 def finetune_defaults(**changes) -> dict[str, dict]:
     base = {"pretrain_experiment": "dynmask_pretrain", "pretrained": "static_r75_s0", "scratch_model": "dynmask_cpu_32",
             "mode": "full", "pool": "cls", "dataset": "builtin", "image_size": 32, "num_train": 2000,
-            "num_test": 2000, "data_seed": 0, "num_epochs": 10, "batch_size": 50, "lr": 1e-3,
+            "num_test": 2000, "data_seed": 0, "data_setting": None, "num_epochs": 10, "batch_size": 50, "lr": 1e-3,
             "warmup_epochs": 1.0, "lr_schedule": "cosine", "weight_decay": 0.05, "average_last": 3, "seed": 0,
             "device": "cpu", "amp_dtype": None, "compile": None}  # speed options, opt-in (see pretrain)
     profiles = {

@@ -23,7 +23,7 @@ from ..models import MaskedAutoencoder, mae_config
 from ..params import Experiment
 from ..results import RunDir, find_runs, provenance
 from ..schedules import ConstantSchedule, StageSchedule, dynmask_stages, schedule_to_dict
-from .common import PRETRAIN_SPLIT, ratio_tag, resolve_device, seeds_for
+from .common import PRETRAIN_SPLIT, check_data_setting, data_kwargs, ratio_tag, resolve_device, seeds_for
 from .skeleton import auto_run_name, execute_run
 
 METHODS = ("static", "dynamic")
@@ -33,6 +33,7 @@ def check_pretrain(p: dict) -> None:
     """Domain checks of pre-training parameters (types were checked against the defaults)."""
     if p["method"] not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {p['method']!r}")
+    check_data_setting(p)
     check_mask_ratio(p["final_mask_ratio"], "final_mask_ratio")
     check_sampling(p["sampling"])
     if p["schedule"] is not None:
@@ -130,7 +131,7 @@ def _pretrain(p: Mapping, run: RunDir, progress: bool, stop_after_epoch: int | N
     schedule = build_schedule(p)
     train_cfg = build_train_config(p, device)
     data = load_dataset(p["dataset"], PRETRAIN_SPLIT.get(p["dataset"], "train"), image_size=p["image_size"],
-                        seed=p["data_seed"], num_samples=p["num_images"])
+                        seed=p["data_seed"], num_samples=p["num_images"], **data_kwargs(p))
     config = {"params": p, "model": asdict(model_cfg), "train": asdict(train_cfg),
               "schedule": schedule_to_dict(schedule), "sampling": p["sampling"], "seeds": seeds_for(p["seed"]),
               "data": {"name": data.name, "split": data.split, "num_images": len(data),
@@ -207,7 +208,7 @@ def recreate_weights(run: RunDir, progress: bool = True) -> None:
 def pretrain_defaults(**changes) -> dict[str, dict]:
     """Default pre-training parameters per profile; ``changes[profile]`` overrides some."""
     base = {"model": "dynmask_cpu_32", "dataset": "builtin", "image_size": 32, "num_images": 4000,
-            "data_seed": 0, "method": "static", "final_mask_ratio": 0.75, "schedule": None, "sampling": "random",
+            "data_seed": 0, "data_setting": None, "method": "static", "final_mask_ratio": 0.75, "schedule": None, "sampling": "random",
             "num_epochs": 10, "batch_size": 64, "lr": 1.5e-3, "warmup_epochs": 1.0, "lr_schedule": "cosine",
             "weight_decay": 0.05, "seed": 0, "device": "cpu", "decoder_depth": None, "decoder_embed_dim": None,
             "decoder_num_heads": None, "norm_pix_loss": None, "encoder_mask_token": None,

@@ -1,0 +1,42 @@
+# %% [markdown]
+# # Sweep: every run behind the synthetic pre-training chapter
+#
+# **Protocol.** All pre-training runs of Umekawa, Kagamikawa and Maeda's comparison (DeiT and ResNet
+# x FractalDB, Single-Instance and Multi-Instance x seeds, and the two open questions on
+# Multi-Instance: DeiT with its own recipe, DeiT with patches twice as large), every fine-tuning of
+# them on each downstream task, and each model trained from scratch, at one profile, in order;
+# finished runs are skipped and an interrupted run resumes from its last checkpoint. The same as
+# `python -m mae_study.sweep synthetic --profile cpu`.
+
+# %%
+from mae_study.experiments import synthetic, synthetic_claims, synthetic_tables
+from mae_study.params import notebook_params
+
+_before = set(globals())
+
+# %% tags=["parameters"]
+profile = None   # "ci", "cpu" (default), "gpu" or "paper"
+
+# %%
+params = notebook_params(synthetic.SYNTHETIC_SWEEP, globals(), _before)
+synthetic.setting_table(params["profile"])
+
+# %%
+status = synthetic.run_synthetic_sweep(params["profile"])
+status.groupby(["experiment", "status"]).size()
+
+# %% [markdown]
+# ## Figure 2 of the paper, from the study's runs
+# Fine-tuned test accuracy (%) by pre-training set, model and task: mean, sd and number of trials
+# (a trial is a pre-training run, or a model trained from scratch with one seed).
+
+# %%
+figure2 = synthetic_tables.figure2_table(params["profile"])
+synthetic_tables.figure2(params["profile"]);
+
+# %%
+synthetic_claims.claims(params["profile"])
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(figure2.round(2).to_string())
