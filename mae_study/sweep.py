@@ -3,6 +3,7 @@
     python -m mae_study.sweep dynmask --profile cpu
     python -m mae_study.sweep ladder --profile cpu          # the distinct-v2 calibration ladder
     python -m mae_study.sweep synthetic --profile cpu       # fractal pre-training (chapter 4, pending)
+    python -m mae_study.sweep kd --profile cpu              # multi-teacher distillation (chapter 3, pending)
     python -m mae_study.sweep dynmask --profile gpu --dry-run
     python -m mae_study.sweep mae_ablations --profile cpu      # or mae_ablation_<table>, one table
     torchrun --nproc_per_node=2 -m mae_study.sweep dynmask --profile paper   # every run on 2 GPUs
@@ -45,6 +46,11 @@ def ladder_plan(profile: str):
     return ladder.plan(profile)
 
 
+def kd_plan(profile: str):
+    from .experiments.kd import kd_plan as plan
+    return plan(profile)
+
+
 def synthetic_plan(profile: str):
     from .experiments import synthetic
     return synthetic.synthetic_plan(profile)
@@ -55,7 +61,7 @@ def _ablation_tables() -> tuple[str, ...]:
     return TABLES
 
 
-SWEEPS = {"dynmask": dynmask_plan, "mae_ablations": mae_ablations_plan, "ladder": ladder_plan, "synthetic": synthetic_plan,
+SWEEPS = {"dynmask": dynmask_plan, "mae_ablations": mae_ablations_plan, "ladder": ladder_plan, "synthetic": synthetic_plan, "kd": kd_plan,
           **{f"mae_ablation_{t}": partial(mae_ablations_plan, tables=(t,)) for t in _ablation_tables()}}
 
 

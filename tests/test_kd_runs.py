@@ -82,6 +82,10 @@ def test_a_whole_ci_chain_writes_finished_runs_and_reads_them_back(results_dir, 
     trained = {role: t["trainable_params"] for role, t in config["teachers"].items()}
     assert final["trainable_params"] == final["student_params"] + sum(trained.values())
     assert adapted[1].read("final.json")["trainable_params"] == trained["mim"]
+    # two stages: the adapted teachers, frozen, end as their adaptation left them
+    two = run_student(KD_STUDENT.resolve("ci", stages="two", teacher_mode="partial-1"), progress=False)
+    for role, run in zip(("cl", "mim"), adapted):
+        assert two.read("final.json")[f"{role}_test_accuracy"] == run.read("final.json")["test_accuracy_final"]
     distance = attention[0].read("distance.csv")
     assert len(distance) == 32 * 2 * 2  # images x layers x heads
     # read back: nothing is computed again, even without weights

@@ -6,7 +6,7 @@ a linear probe, or Partial-1 (the head and the last block, with the final norm, 
 
 Accuracy is the test accuracy averaged over the last ``average_last`` epochs (a fraction);
 ``trainable_params`` counts what the optimiser updates. The adapted classifier is saved as
-``adapted.pt`` (not committed): a two-stage student distils from it (`kd_student`).
+``teacher_adapted.pt`` (not committed): a two-stage student distils from it (`kd_student`).
 """
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def _adapt(p, run: RunDir, teacher, progress: bool) -> None:
     final = {"test_accuracy_last_k": last_k(history, p["average_last"]), "average_last": p["average_last"],
              "test_accuracy_final": history[-1]["test_accuracy"], "train_loss_final": history[-1]["train_loss"],
              "trainable_params": num_trainable(model), "wall_time_s": result["wall_time_s"]}
-    run.save("adapted.pt", model.state_dict())  # a two-stage student's teacher
+    run.save("teacher_adapted.pt", model.state_dict())  # a two-stage student's teacher
     run.finish(final, provenance(p["profile"], seeds_for(p["seed"]), device, result["wall_time_s"]))
     run.remove(run.checkpoint.name)
 
@@ -160,9 +160,9 @@ def _defaults() -> dict[str, dict]:
         # MAE's fine-tuning length (100 epochs) and DeiT's augmentation, on all labelled images at 96 px.
         "gpu": {**base, "image_size": 96, "num_train": None, "num_test": None, "num_epochs": 100, "average_last": 5,
                 "batch_size": 128, "warmup_epochs": 5.0, "augment": "deit", "device": "auto"},
-        "paper": {**base, "dataset": "cifar100", "data_setting": None, "image_size": 224, "num_train": None, "num_test": None,
-                  "num_epochs": 100, "average_last": 5, "batch_size": 256, "warmup_epochs": 5.0, "augment": "deit",
-                  "device": "auto"},
+        "paper": {**base, "dataset": "cifar100", "data_setting": None, "image_size": 224, "num_train": None,
+                  "num_test": None, "num_epochs": 100, "average_last": 5, "batch_size": 256, "warmup_epochs": 5.0,
+                  "augment": "deit", "device": "auto"},
     }
 
 

@@ -117,7 +117,8 @@ def _defaults() -> dict[str, dict]:
     return {"ci": {**base, "image_size": 16, "num_images": 32, "batch_size": 16},
             "cpu": dict(base),
             "gpu": {**base, "image_size": 96, "num_images": 2000, "device": "auto"},
-            "paper": {**base, "dataset": "cifar100", "data_setting": None, "image_size": 224, "num_images": 2000, "device": "auto"}}
+            "paper": {**base, "dataset": "cifar100", "data_setting": None, "image_size": 224, "num_images": 2000,
+                      "device": "auto"}}
 
 
 KD_ATTENTION = Experiment("kd_attention", _defaults(), check_attention, derive=attention_derive,

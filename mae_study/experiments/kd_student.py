@@ -182,9 +182,10 @@ def build_teacher(p: Mapping, plan: TeacherPlan, num_classes: int) -> torch.nn.M
     adapted classifier, frozen."""
     if plan.adapted is None:
         return plan.teacher.classifier(num_classes, p["teacher_mode"])
-    ensure_weights(plan.adapted, "adapted.pt", KD_ADAPT, run_adapt)
+    ensure_weights(plan.adapted, "teacher_adapted.pt", KD_ADAPT, run_adapt)
     model = build_model(replace(plan.teacher.spec, num_classes=num_classes))
-    model.load_state_dict(torch.load(plan.adapted.file("adapted.pt"), map_location="cpu", weights_only=True))
+    model.load_state_dict(torch.load(plan.adapted.file("teacher_adapted.pt"), map_location="cpu",
+                                     weights_only=True))
     return model.requires_grad_(False)
 
 

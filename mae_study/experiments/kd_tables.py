@@ -185,9 +185,11 @@ def cost_table(profile: str) -> pd.DataFrame:
             rows.append({"runs of": label, "runs": len(runs), "mean (s)": runs["prov.wall_time_s"].mean(),
                          "total (min)": runs["prov.wall_time_s"].sum() / 60})
     students = student_table(profile)
-    for arm, group in (students.groupby("arm", sort=False) if not students.empty else []):
-        rows.append({"runs of": f"student: {arm}", "runs": len(group), "mean (s)": group["wall_time_s"].mean(),
-                     "total (min)": group["wall_time_s"].sum() / 60})
+    for arm in [*TABLE2, *ABLATIONS, "other"]:
+        group = students[students["arm"] == arm] if not students.empty else students
+        if len(group):
+            rows.append({"runs of": f"student: {arm}", "runs": len(group), "mean (s)": group["wall_time_s"].mean(),
+                         "total (min)": group["wall_time_s"].sum() / 60})
     return pd.DataFrame(rows)
 
 

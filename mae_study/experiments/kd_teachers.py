@@ -38,10 +38,6 @@ DINO, MAE = "dino", "mae"
 TEACHERS = (DINO, MAE)
 TIMM_VIT = "vit_small_patch16_224"  # the timm constructor of the teachers' shape (its sizes set by kwargs)
 
-# The `gpu` profile's ViT-S-sized teachers: 96 px, 8 px patches (a 12 x 12 grid like the student's).
-# TODO(maintainer): move into `models.mae.MAE_CONFIGS`; registered here until then.
-MAE_CONFIGS.setdefault("kd_vit_small_96", MAEConfig(img_size=96, patch_size=8, embed_dim=384, depth=12, num_heads=6,
-                                                    decoder_embed_dim=256, decoder_depth=4, decoder_num_heads=8))
 TEACHER_MODEL = {"ci": "ci_16", "cpu": "dynmask_cpu_32", "gpu": "kd_vit_small_96",
                  "paper": "mae_vit_base_patch16_dec512d8b"}  # per profile, the MAE config of the teachers' shape
 DATA_SETTING = None  # the built-in data's setting every run of the chapter uses (None: the loader's default)

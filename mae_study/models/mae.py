@@ -76,7 +76,7 @@ class MAEConfig:
 
 
 MAE_CONFIGS: dict[str, MAEConfig] = {
-    # Seed 000, Table 1: STL10 at 96 px, patch 6, 192-d, encoder 12 blocks / 12 heads,
+    # Hata, Tadamura and Samura, Table 1: STL10 at 96 px, patch 6, 192-d, encoder 12 blocks / 12 heads,
     # decoder 8 blocks / 16 heads.
     "dynmask_stl10": MAEConfig(img_size=96, patch_size=6, embed_dim=192, depth=12, num_heads=12,
                                decoder_embed_dim=192, decoder_depth=8, decoder_num_heads=16),
@@ -87,9 +87,13 @@ MAE_CONFIGS: dict[str, MAEConfig] = {
     # ViT-Tiny-sized encoder for 32 px images: the `cpu` profile's model.
     "tiny_32": MAEConfig(img_size=32, patch_size=4, embed_dim=192, depth=6, num_heads=3,
                          decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4),
-    # Seed 000's proportions (decoder as wide as the encoder, 12/8 heads-ish) shrunk for 2 CPU cores.
+    # Hata et al.'s proportions (decoder as wide as the encoder, 12/8 heads-ish) shrunk for 2 CPU cores.
     "dynmask_cpu_32": MAEConfig(img_size=32, patch_size=4, embed_dim=96, depth=4, num_heads=4,
                                 decoder_embed_dim=96, decoder_depth=2, decoder_num_heads=4),
+    # The distillation chapter's `gpu` teachers: ViT-S-sized at 96 px with 8 px patches (a 12 x 12
+    # grid, the student's).
+    "kd_vit_small_96": MAEConfig(img_size=96, patch_size=8, embed_dim=384, depth=12, num_heads=6,
+                                 decoder_embed_dim=256, decoder_depth=4, decoder_num_heads=8),
     # Just enough to exercise every code path in a second: the `ci` profile's model.
     "ci_16": MAEConfig(img_size=16, patch_size=4, embed_dim=32, depth=2, num_heads=2,
                        decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2),
