@@ -89,7 +89,7 @@ def test_missing_weights_are_recomputed_with_a_line_saying_so(results_dir, capsy
     weights = torch.load(pre.file("encoder.pt"), weights_only=True)
     pre.file("encoder.pt").unlink()
     run_finetune(dynmask.DYNMASK_FINETUNE.resolve("ci", pretrained=pre.name, num_epochs=1), progress=False)
-    assert "Recomputing the encoder weights" in capsys.readouterr().out
+    assert "Recomputing the weights of ci/dynmask_pretrain/" in capsys.readouterr().out
     again = torch.load(pre.file("encoder.pt"), weights_only=True)
     assert all(torch.allclose(weights[k], again[k], atol=1e-5) for k in weights)  # the same weights
     assert not list(pre.path.parent.glob(".weights-*"))  # the temporary run is gone

@@ -42,3 +42,12 @@ def check_data_setting(p) -> None:
 def data_kwargs(p) -> dict:
     """The loader's extra arguments: ``setting=`` when a run names one (older runs have none)."""
     return {"setting": p["data_setting"]} if p.get("data_setting") is not None else {}
+
+
+def check_lengths(p) -> None:
+    """A labelled run's lengths: epochs, batch size and averaged final epochs, before any compute."""
+    for key in ("num_epochs", "batch_size", "average_last"):
+        if p[key] < 1:
+            raise ValueError(f"{key} must be >= 1, got {p[key]}")
+    if p["average_last"] > p["num_epochs"]:
+        raise ValueError(f"average_last ({p['average_last']}) cannot exceed num_epochs ({p['num_epochs']})")

@@ -17,18 +17,14 @@ from ..flops import classifier_forward_flops
 from ..models import MAEClassifier, MAEEncoder, MAEConfig
 from ..models.classifier import parse_mode
 from ..results import RunDir, provenance
-from .common import check_data_setting, data_kwargs, resolve_device, seeds_for
+from .common import check_data_setting, check_lengths, data_kwargs, resolve_device, seeds_for
 from .pretrain import finished_pretraining
 from .skeleton import auto_run_name, execute_run
 
 
 def check_finetune(p: dict) -> None:
     check_data_setting(p)
-    for key in ("num_epochs", "batch_size", "average_last"):
-        if p[key] < 1:
-            raise ValueError(f"{key} must be >= 1, got {p[key]}")
-    if p["average_last"] > p["num_epochs"]:
-        raise ValueError(f"average_last ({p['average_last']}) cannot exceed num_epochs ({p['num_epochs']})")
+    check_lengths(p)
     if p["pool"] not in ("cls", "mean"):
         raise ValueError(f"pool must be 'cls' or 'mean', got {p['pool']!r}")
     parse_mode(p["mode"], 10**6)  # the depth bound is checked once the encoder is known

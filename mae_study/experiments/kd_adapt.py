@@ -23,7 +23,7 @@ from ..engine import TrainConfig, classification_loss, evaluate, fit
 from ..models import num_trainable
 from ..params import Experiment
 from ..results import RunDir, provenance
-from .common import check_data_setting, data_kwargs, resolve_device, seeds_for
+from .common import check_data_setting, check_lengths, data_kwargs, resolve_device, seeds_for
 from .kd_teachers import DATA_SETTING, TEACHERS, default_teacher_run, load_teacher
 from .skeleton import execute_run
 
@@ -58,11 +58,7 @@ def labelled_train_config(p: Mapping, device: str, **changes) -> TrainConfig:
 def check_labelled(p: Mapping) -> None:
     """Checks every labelled run shares: data, sizes, the averaged epochs, the training settings."""
     check_data_setting(p)
-    for key in ("num_epochs", "batch_size", "average_last"):
-        if p[key] < 1:
-            raise ValueError(f"{key} must be >= 1, got {p[key]}")
-    if p["average_last"] > p["num_epochs"]:
-        raise ValueError(f"average_last ({p['average_last']}) cannot exceed num_epochs ({p['num_epochs']})")
+    check_lengths(p)
     labelled_train_config(p, "cpu")  # augment, lr, schedule, speed options
 
 

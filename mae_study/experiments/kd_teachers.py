@@ -15,7 +15,6 @@ under the same names, plus the fixed sin-cos position embedding that timm keeps 
 """
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,7 +31,7 @@ from ..results import RunDir, find_runs, provenance
 from .common import check_data_setting, ratio_tag, seeds_for
 from .kd_dino import SHAPE, dino_spec, dino_train, dino_train_config
 from .pretrain import check_pretrain, finished_pretraining, pretrain_defaults, run_pretrain
-from .skeleton import auto_run_name, execute_run
+from .skeleton import auto_run_name, execute_run, recompute_weights
 
 DINO, MAE = "dino", "mae"
 TEACHERS = (DINO, MAE)
@@ -261,15 +260,9 @@ def load_teacher(profile: str, teacher: str, name: str) -> Teacher:
 
 
 def ensure_weights(run: RunDir, file: str, experiment: Experiment, runner: Callable, progress: bool = True) -> None:
-    """Recompute ``file`` of a finished run whose weights are not there (a fresh clone: results are
-    committed, weights are not) from its stored parameters, in a temporary folder beside it."""
+    """Recompute ``file`` of a finished run whose weights are not there, from its stored parameters."""
     if run.file(file).exists():
         return
     stored = run.read("config.json")["params"]
-    known = {k: v for k, v in stored.items() if k in experiment.defaults[run.profile]}
-    p = experiment.resolve(run.profile, **known)
-    print(f"Recomputing {file} of {run.profile}/{run.experiment}/{run.name}: its results are in the repository "
-          "but weights are not committed.")
-    with tempfile.TemporaryDirectory(dir=run.path.parent, prefix=".weights-") as tmp:
-        fresh = runner(p, run.experiment, run_name=run.name, progress=progress, root=Path(tmp))
-        Path(fresh.file(file)).replace(run.file(file))
+    p = experiment.resolve(run.profile, **{k: v for k, v in stored.items() if k in experiment.defaults[run.profile]})
+    recompute_weights(run, (file,), p, runner, progress)

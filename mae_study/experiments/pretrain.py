@@ -5,7 +5,6 @@ Used by the MAE chapter, the dynamic-mask-ratio chapter and their sweeps; the no
 """
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -24,7 +23,7 @@ from ..params import Experiment
 from ..results import RunDir, find_runs, provenance
 from ..schedules import ConstantSchedule, StageSchedule, dynmask_stages, schedule_to_dict
 from .common import PRETRAIN_SPLIT, check_data_setting, data_kwargs, ratio_tag, resolve_device, seeds_for
-from .skeleton import auto_run_name, execute_run
+from .skeleton import auto_run_name, execute_run, recompute_weights
 
 METHODS = ("static", "dynamic")
 
@@ -193,16 +192,7 @@ def recreate_weights(run: RunDir, progress: bool = True) -> None:
     """Recompute the encoder weights of a finished pre-training whose weights are missing."""
     stored = run.read("config.json")["params"]
     p = {**pretrain_defaults()[stored["profile"]], **stored}  # parameters added since take their defaults
-    committed = run.read("final.json")["final_loss"]
-    print(f"Recomputing the encoder weights of {run.profile}/{run.experiment}/{run.name}: its results are in the "
-          f"repository but weights are not committed ({p['num_epochs']} epochs of {p['num_images']} images).")
-    with tempfile.TemporaryDirectory(dir=run.path.parent, prefix=".weights-") as tmp:
-        fresh = run_pretrain(p, run.experiment, run_name=run.name, progress=progress, root=Path(tmp))
-        again = fresh.read("final.json")["final_loss"]
-        Path(fresh.file("encoder.pt")).replace(run.file("encoder.pt"))
-    print(f"  recomputed final loss {again:.6f} vs committed {committed:.6f} "
-          f"(relative difference {abs(again - committed) / abs(committed):.1e}; float rounding differs "
-          "with the number of threads and the CPU)")
+    recompute_weights(run, ("encoder.pt",), p, run_pretrain, progress)
 
 
 def pretrain_defaults(**changes) -> dict[str, dict]:

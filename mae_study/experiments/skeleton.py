@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable
@@ -86,3 +87,23 @@ def execute_run(p: Mapping, body: Callable[[RunDir], None], experiment: str | No
     if not run.is_finished():
         body(run)
     return run
+
+
+def recompute_weights(run: RunDir, files: tuple[str, ...], p: Mapping, runner: Callable,
+                      progress: bool = True) -> None:
+    """Recompute the weight ``files`` of a finished run that has none (a fresh clone: result files
+    are committed, weights are not): ``runner`` reruns it from its stored parameters ``p`` in a
+    temporary folder beside it (same seeds, same data: the same weights up to float rounding), the
+    files move in, and the recomputed final loss or accuracy is printed beside the committed one."""
+    print(f"Recomputing the weights of {run.profile}/{run.experiment}/{run.name} ({', '.join(files)}): its results "
+          "are in the repository but weights are not committed.")
+    with tempfile.TemporaryDirectory(dir=run.path.parent, prefix=".weights-") as tmp:
+        fresh = runner(p, run.experiment, run_name=run.name, progress=progress, root=Path(tmp))
+        for name in files:
+            Path(fresh.file(name)).replace(run.file(name))
+        again = fresh.read("final.json")
+    committed = run.read("final.json")
+    key = next((k for k in ("final_loss", "test_accuracy_last_k", "accuracy") if k in committed and k in again), None)
+    if key is not None:
+        print(f"  recomputed {key} {again[key]:.6f} vs committed {committed[key]:.6f} (float rounding differs with "
+              "the number of threads and the CPU)")

@@ -8,7 +8,6 @@ generator's and the training's images/s, so a reader sees which one limits it.
 """
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -26,7 +25,7 @@ from ..models import build_model, num_trainable
 from ..params import Experiment
 from ..results import RunDir, provenance
 from .common import resolve_device, seeds_for
-from .skeleton import execute_run
+from .skeleton import execute_run, recompute_weights
 from .synthetic_setting import (DATA_SOURCES, LOSSES, SET_TAGS, check_setting, derive_setting, forward_flops,
                                 model_spec, train_config, variant_tag)
 
@@ -181,12 +180,4 @@ def recreate_weights(run: RunDir, progress: bool = True) -> None:
     """Recompute ``model.pt`` of a finished pre-training whose weights are not committed."""
     stored = {k: v for k, v in run.read("config.json")["params"].items() if k != "profile"}
     p = SYNTHETIC_PRETRAIN.resolve(run.profile, **{k: v for k, v in stored.items() if k in pretrain_defaults()["ci"]})
-    committed = run.read("final.json")["final_loss"]
-    print(f"Recomputing the weights of {run.profile}/{run.experiment}/{run.name}: its results are in the repository "
-          f"but weights are not committed ({p['num_epochs']} epochs of {p['num_images']} images).")
-    with tempfile.TemporaryDirectory(dir=run.path.parent, prefix=".weights-") as tmp:
-        fresh = run_synthetic_pretrain(p, run.experiment, run_name=run.name, progress=progress, root=Path(tmp))
-        again = fresh.read("final.json")["final_loss"]
-        Path(fresh.file("model.pt")).replace(run.file("model.pt"))
-    print(f"  recomputed final loss {again:.6f} vs committed {committed:.6f} (float rounding differs with the "
-          "number of threads and the CPU)")
+    recompute_weights(run, ("model.pt",), p, run_synthetic_pretrain, progress)
