@@ -8,7 +8,7 @@ Two kinds of check:
   calls are in ``fixtures/book_tables_cpu/make_fixture_c9f53d1.py``). The refactor had to leave
   every number as it was; `CHANGED_ON_PURPOSE` lists the few deliberate changes and applies them
   to the old table before comparing. The fixture belongs to the results it was made from: when a
-  sweep rewrites the ``cpu`` results, the affected tables skip (their experiments' fingerprints
+  sweep rewrites the ``cpu`` results, the affected tables fail (their experiments' fingerprints
   in ``manifest.json`` differ) until the fixture is rewritten with
   ``python tests/test_book_tables.py write tests/fixtures/book_tables_cpu``.
 - Independently of any fixture: a few entries recomputed from `load_runs` by hand.
@@ -127,11 +127,11 @@ def fingerprint(experiment: str) -> str:
     return digest.hexdigest()[:12]
 
 
-def _skip_if_results_changed(experiments: list[str]) -> None:
+def _fail_if_results_changed(experiments: list[str]) -> None:
     made_from = json.loads((FIXTURE / "manifest.json").read_text())["fingerprints"]
     changed = [e for e in experiments if made_from.get(e) != fingerprint(e)]
     if changed:
-        pytest.skip(f"the committed {P} results of {changed} changed since the fixture was written; rewrite it "
+        pytest.fail(f"the committed {P} results of {changed} changed since the fixture was written; rewrite it "
                     f"with `python tests/test_book_tables.py write {FIXTURE.relative_to(REPO_ROOT)}`")
 
 
@@ -154,14 +154,14 @@ def compare_value(key: str, new, old) -> None:
 @pytest.mark.parametrize("key", list(TABLES))
 def test_table_is_what_the_pre_refactor_code_showed(key):
     experiments, make = TABLES[key]
-    _skip_if_results_changed(experiments)
+    _fail_if_results_changed(experiments)
     compare_table(key, make(), pd.read_csv(FIXTURE / f"{key}.csv", index_col=0))
 
 
 @pytest.mark.parametrize("key", list(VALUES))
 def test_value_is_what_the_pre_refactor_code_showed(key):
     experiments, make = VALUES[key]
-    _skip_if_results_changed(experiments)
+    _fail_if_results_changed(experiments)
     compare_value(key, make(), json.loads((FIXTURE / f"{key}.json").read_text()))
 
 

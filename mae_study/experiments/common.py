@@ -51,3 +51,30 @@ def check_lengths(p) -> None:
             raise ValueError(f"{key} must be >= 1, got {p[key]}")
     if p["average_last"] > p["num_epochs"]:
         raise ValueError(f"average_last ({p['average_last']}) cannot exceed num_epochs ({p['num_epochs']})")
+
+
+def averaged_accuracy(test, p, device: str, progress: bool = False):
+    """An ``eval_fn`` for `fit` that evaluates ``test`` only in the last ``p["average_last"]``
+    epochs, the ones whose accuracy is averaged (it saves most of the test passes)."""
+    from ..evaluation import evaluate
+
+    def eval_fn(model, epoch):
+        if epoch < p["num_epochs"] - p["average_last"]:
+            return {}
+        r = evaluate(model, test, batch_size=256, device=device, progress=progress)
+        return {"test_accuracy": r["accuracy"], "test_loss": r["loss"]}
+    return eval_fn
+
+
+def accuracy_summary(history: list[dict], k: int) -> dict:
+    """The final.json entries of a labelled run: test accuracy averaged over its last ``k``
+    evaluated epochs (as the dynamic-masking paper reports), the last one, the last train loss."""
+    accs = [h["test_accuracy"] for h in history if "test_accuracy" in h]
+    return {"test_accuracy_last_k": float(sum(accs[-k:]) / len(accs[-k:])), "average_last": k,
+            "test_accuracy_final": accs[-1], "train_loss_final": history[-1]["train_loss"]}
+
+
+def data_record(train, test) -> dict:
+    """What a labelled run's config.json records about its data."""
+    return {"name": train.name, "num_train": len(train), "num_test": len(test),
+            "num_classes": train.num_classes, "info": train.info}

@@ -8,16 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict
 
-import numpy as np
 import torch
 
 from ..data import load_dataset
-from ..engine import TrainConfig, classification_loss, evaluate, fit
+from ..engine import TrainConfig, classification_loss, fit
 from ..flops import classifier_forward_flops
 from ..models import MAEClassifier, MAEEncoder, MAEConfig
 from ..models.classifier import parse_mode
 from ..results import RunDir, provenance
-from .common import check_data_setting, check_lengths, data_kwargs, resolve_device, seeds_for
+from .common import (accuracy_summary, averaged_accuracy, check_data_setting, check_lengths, data_kwargs,
+                     data_record, resolve_device, seeds_for)
 from .pretrain import finished_pretraining
 from .skeleton import auto_run_name, execute_run
 
@@ -104,22 +104,10 @@ def _finetune(p: Mapping, run: RunDir, progress: bool) -> None:
     run.write_config({"params": p, "model": asdict(encoder.cfg), "train": asdict(cfg), "seeds": s,
                       "pretrained_from": str(source.path.relative_to(source.path.parents[2])) if source else None,
                       "trainable_params": model.num_trainable(),
-                      "data": {"name": train.name, "num_train": len(train), "num_test": len(test),
-                               "num_classes": train.num_classes, "info": train.info}})
-
-    def eval_fn(m, epoch):
-        if epoch < p["num_epochs"] - p["average_last"]:
-            return {}  # only the epochs that are averaged are evaluated (saves most of the test passes)
-        r = evaluate(m, test, batch_size=256, device=device, progress=progress)
-        return {"test_accuracy": r["accuracy"], "test_loss": r["loss"]}
-
-    result = fit(model, classification_loss, train, cfg, run=run, eval_fn=eval_fn, progress=progress,
-                 desc=run.name)
-    accs = [h["test_accuracy"] for h in result["history"] if "test_accuracy" in h]
-    k = p["average_last"]
-    final = {"test_accuracy_last_k": float(np.mean(accs[-k:])), "average_last": k,
-             "test_accuracy_final": accs[-1],
-             "train_loss_final": result["history"][-1]["train_loss"], "trainable_params": model.num_trainable(),
+                      "data": data_record(train, test)})
+    result = fit(model, classification_loss, train, cfg, run=run, eval_fn=averaged_accuracy(test, p, device, progress),
+                 progress=progress, desc=run.name)
+    final = {**accuracy_summary(result["history"], p["average_last"]), "trainable_params": model.num_trainable(),
              "wall_time_s": result["wall_time_s"]}
     run.finish(final, provenance(p["profile"], s, device, result["wall_time_s"],
                                  flops={"forward_gflops_per_image": classifier_forward_flops(encoder.cfg) / 1e9}))

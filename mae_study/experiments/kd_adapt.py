@@ -14,16 +14,16 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..augment import Flip, Mixup, RandomResizedCrop
 from ..data import load_dataset
-from ..engine import TrainConfig, classification_loss, evaluate, fit
+from ..engine import TrainConfig, classification_loss, fit
 from ..models import num_trainable
 from ..params import Experiment
 from ..results import RunDir, provenance
-from .common import check_data_setting, check_lengths, data_kwargs, resolve_device, seeds_for
+from .common import (accuracy_summary, averaged_accuracy, check_data_setting, check_lengths, data_kwargs,
+                     data_record, resolve_device, seeds_for)
 from .kd_teachers import DATA_SETTING, TEACHERS, default_teacher_run, load_teacher
 from .skeleton import execute_run
 
@@ -67,20 +67,6 @@ def labelled_data(p: Mapping):
     kw = dict(image_size=p["image_size"], seed=p["data_seed"], **data_kwargs(p))
     return (load_dataset(p["dataset"], "train", num_samples=p["num_train"], **kw),
             load_dataset(p["dataset"], "test", num_samples=p["num_test"], **kw))
-
-
-def averaged_accuracy(model, test, p: Mapping, device: str, progress: bool):
-    """An ``eval_fn`` for `fit` that evaluates only the last ``average_last`` epochs."""
-    def eval_fn(m, epoch):
-        if epoch < p["num_epochs"] - p["average_last"]:
-            return {}
-        r = evaluate(m, test, batch_size=256, device=device, progress=progress)
-        return {"test_accuracy": r["accuracy"], "test_loss": r["loss"]}
-    return eval_fn
-
-
-def last_k(history: list[dict], k: int) -> float:
-    return float(np.mean([h["test_accuracy"] for h in history if "test_accuracy" in h][-k:]))
 
 
 def check_adapt(p: dict) -> None:
@@ -130,14 +116,10 @@ def _adapt(p, run: RunDir, teacher, progress: bool) -> None:
                       "teacher_from": f"{teacher.run.experiment}/{teacher.run.name}",
                       "trainable_params": num_trainable(model),
                       "total_params": sum(q.numel() for q in model.parameters()),
-                      "data": {"name": train.name, "num_train": len(train), "num_test": len(test),
-                               "num_classes": train.num_classes, "info": train.info}})
+                      "data": data_record(train, test)})
     result = fit(model, classification_loss, train, cfg, run=run, progress=progress, desc=run.name,
-                 eval_fn=averaged_accuracy(model, test, p, device, progress))
-    history = result["history"]
-    final = {"test_accuracy_last_k": last_k(history, p["average_last"]), "average_last": p["average_last"],
-             "test_accuracy_final": history[-1]["test_accuracy"], "train_loss_final": history[-1]["train_loss"],
-             "trainable_params": num_trainable(model), "wall_time_s": result["wall_time_s"]}
+                 eval_fn=averaged_accuracy(test, p, device, progress))
+    final = {**accuracy_summary(result["history"], p["average_last"]), "trainable_params": num_trainable(model), "wall_time_s": result["wall_time_s"]}
     run.save("teacher_adapted.pt", model.state_dict())  # a two-stage student's teacher
     run.finish(final, provenance(p["profile"], seeds_for(p["seed"]), device, result["wall_time_s"]))
     run.remove(run.checkpoint.name)

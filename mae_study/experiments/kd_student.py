@@ -33,9 +33,8 @@ from ..kd import KDModels, MultiTeacherKDLoss, attention_confidence, check_fract
 from ..models import ModelSpec, attention_maps, build_model, num_trainable
 from ..params import Experiment
 from ..results import RunDir, find_runs, provenance
-from .common import resolve_device, seeds_for
-from .kd_adapt import (KD_ADAPT, averaged_accuracy, check_labelled, labelled_data, labelled_train_config, last_k,
-                       run_adapt)
+from .common import accuracy_summary, averaged_accuracy, data_record, resolve_device, seeds_for
+from .kd_adapt import KD_ADAPT, check_labelled, labelled_data, labelled_train_config, run_adapt
 from .kd_teachers import (DATA_SETTING, DINO, HOW_TO_MAKE, MAE, Teacher, default_teacher_run, ensure_weights,
                           load_teacher)
 from .skeleton import auto_run_name, execute_run
@@ -228,14 +227,11 @@ def _train(p, run: RunDir, plans: dict[str, TeacherPlan], progress: bool) -> Non
                             "adapted_from": t.adapted.name if t.adapted else None, "spec": t.teacher.spec.to_dict(),
                             "trainable_params": num_trainable(teachers[role])} for role, t in plans.items()},
         "heads": heads, "attention_confidence": confidences, "student_params": num_trainable(student),
-        "data": {"name": train.name, "num_train": len(train), "num_test": len(test),
-                 "num_classes": train.num_classes, "info": train.info}})
+        "data": data_record(train, test)})
     result = fit(model, loss, train, cfg, run=run, progress=progress, desc=run.name,
-                 eval_fn=averaged_accuracy(model, test, p, device, progress))
+                 eval_fn=averaged_accuracy(test, p, device, progress))
     history = result["history"]
-    final = {"test_accuracy_last_k": last_k(history, p["average_last"]), "average_last": p["average_last"],
-             "test_accuracy_final": history[-1]["test_accuracy"], "train_loss_final": history[-1]["train_loss"],
-             "student_params": num_trainable(student), "trainable_params": num_trainable(model),
+    final = {**accuracy_summary(history, p["average_last"]), "student_params": num_trainable(student), "trainable_params": num_trainable(model),
              **{f"{k}_final": history[-1][k] for k in ("kd", "attn") if k in history[-1]},
              "wall_time_s": result["wall_time_s"]}
     for role, teacher in teachers.items():  # the teachers as the run left them (one stage: trained with it)

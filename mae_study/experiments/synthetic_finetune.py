@@ -16,12 +16,13 @@ import numpy as np
 import torch
 
 from ..data import DATASETS, FRACTALS, load_dataset
-from ..engine import classification_loss, evaluate, fit
+from ..engine import classification_loss, fit
 from ..models import build_model, load_backbone, num_trainable
 from ..models.adapt import head_names
 from ..params import Experiment
 from ..results import RunDir, find_runs, provenance
-from .common import check_data_setting, data_kwargs, resolve_device, seeds_for
+from .common import (accuracy_summary, averaged_accuracy, check_data_setting, data_kwargs, data_record,
+                     resolve_device, seeds_for)
 from .skeleton import execute_run
 from .synthetic_pretrain import PRETRAIN, recreate_weights
 from .synthetic_setting import check_setting, derive_setting, forward_flops, model_spec, train_config, variant_tag
@@ -150,22 +151,12 @@ def _finetune(p: Mapping, run: RunDir, progress: bool) -> None:
                       "pretrained_from": f"{source.experiment}/{source.name}" if source else None,
                       "fresh_keys": fresh,
                       "trainable_params": num_trainable(model),
-                      "data": {"name": train.name, "num_train": len(train), "num_test": len(test),
-                               "num_classes": train.num_classes, "info": train.info}})
-
-    def eval_fn(m, epoch):
-        if epoch < p["num_epochs"] - p["average_last"]:
-            return {}  # only the averaged epochs are evaluated
-        r = evaluate(m, test, batch_size=256, device=device, progress=False)
-        return {"test_accuracy": r["accuracy"], "test_loss": r["loss"]}
-
-    result = fit(model, classification_loss, train, cfg, run=run, eval_fn=eval_fn, progress=progress, desc=run.name)
-    accs = [h["test_accuracy"] for h in result["history"] if "test_accuracy" in h]
+                      "data": data_record(train, test)})
+    result = fit(model, classification_loss, train, cfg, run=run, eval_fn=averaged_accuracy(test, p, device),
+                 progress=progress, desc=run.name)
     forward = forward_flops(model, spec)
     images = p["num_epochs"] * (len(train) // p["batch_size"]) * p["batch_size"]
-    final = {"test_accuracy_last_k": float(np.mean(accs[-p["average_last"]:])), "average_last": p["average_last"],
-             "test_accuracy_final": accs[-1], "train_loss_final": result["history"][-1]["train_loss"],
-             "trainable_params": num_trainable(model), "train_tflops": 3 * forward * images / 1e12,
+    final = {**accuracy_summary(result["history"], p["average_last"]), "trainable_params": num_trainable(model), "train_tflops": 3 * forward * images / 1e12,
              "train_images_per_s": float(np.mean([h["images_per_s"] for h in result["history"]])),
              "wall_time_s": result["wall_time_s"]}
     flops = {"forward_gflops_per_image": forward / 1e9, "train_tflops": final["train_tflops"]}
