@@ -43,9 +43,10 @@ def _train(run=None):
 @contextmanager
 def _gloo_rank(rank, init_file, out_dir):
     """Inside a spawned process: join the WORLD-process gloo group with one thread and results
-    under ``out_dir``; yields the list of file names this rank writes (every atomic write)."""
+    and data cache under ``out_dir``; yields the list of file names this rank writes (every atomic write)."""
     torch.set_num_threads(1)
     os.environ["MAE_STUDY_RESULTS"] = os.path.join(out_dir, "results")
+    os.environ["MAE_STUDY_CACHE"] = os.path.join(out_dir, "cache")  # empty, as on a fresh clone
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
     import mae_study.results as results
     writes, atomic = [], results._atomic_write_bytes

@@ -14,6 +14,7 @@ from typing import Callable
 
 import torch
 
+from ...distributed import is_main_process
 from ...paths import cache_root
 from ...results import save_torch  # atomic: temporary file, fsync, rename
 from ..base import ImageTensorDataset
@@ -34,11 +35,13 @@ def cache_path(name: str, split: str, image_size: int, config: dict) -> Path:
 
 def load_or_build(name: str, split: str, image_size: int, config: dict,
                   build: Callable[[], ImageTensorDataset], cache: bool = True) -> ImageTensorDataset:
-    """The cached set for ``config`` if there is one, else ``build()`` (saved when ``cache``)."""
+    """The cached set for ``config`` if there is one, else ``build()`` (saved when ``cache``, by the
+    main process only: under several processes the others build the same set in memory, since a
+    rank > 0 writes no file)."""
     path = cache_path(name, split, image_size, config)
     if cache and path.exists():
         return ImageTensorDataset(**torch.load(path, weights_only=True))
     data = build()
-    if cache:
+    if cache and is_main_process():
         save_torch(path, {f.name: getattr(data, f.name) for f in fields(data)})
     return data
