@@ -19,7 +19,8 @@ from .results import find_runs
 
 
 def rebuild_cost(profile: str) -> pd.DataFrame:
-    """One row per experiment: finished runs, their summed wall time (minutes), CPUs, threads."""
+    """One row per experiment: finished runs, their summed and their longest wall time (minutes),
+    CPUs, threads."""
     rows = []
     base = results_root() / check_profile(profile)
     for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("_")) if base.is_dir() else []:
@@ -29,12 +30,15 @@ def rebuild_cost(profile: str) -> pd.DataFrame:
             rows.append({"experiment": folder.name, "wall_time_s": prov.get("wall_time_s") or 0.0,
                          "cpu": hw.get("gpu") or hw.get("cpu"), "threads": hw.get("torch_threads")})
     if not rows:
-        return pd.DataFrame(columns=["experiment", "runs", "wall_time_min", "cpu", "threads"])
+        return pd.DataFrame(columns=["experiment", "runs", "wall_time_min", "longest_run_min", "cpu", "threads"])
     df = pd.DataFrame(rows)
     out = df.groupby("experiment").agg(runs=("wall_time_s", "size"), wall_time_min=("wall_time_s", "sum"),
+                                       longest_run_min=("wall_time_s", "max"),
                                        cpu=("cpu", lambda c: "; ".join(sorted(set(map(str, c))))),
                                        threads=("threads", lambda t: "/".join(map(str, sorted(set(t))))))
     out["wall_time_min"] = (out["wall_time_min"] / 60).round(1)
+    # the longest single run: what a notebook's one default run of this experiment costs at most
+    out["longest_run_min"] = (out["longest_run_min"] / 60).round(2)
     return out.reset_index()
 
 

@@ -26,14 +26,14 @@ from .results import RunDir, write_json
 
 
 def dynmask_plan(profile: str):
-    from .experiments import dynmask
+    from .experiments import dynmask, rungs
     from .experiments.finetune import run_finetune
     from .experiments.pretrain import run_pretrain
     plan = [(dynmask.PRETRAIN, name, dynmask.DYNMASK_PRETRAIN.resolve(profile, **o), run_pretrain)
             for name, o in dynmask.pretrain_runs(profile)]
-    plan += [(dynmask.FINETUNE, name, dynmask.DYNMASK_FINETUNE.resolve(profile, **o), run_finetune)
+    tunes = [(dynmask.FINETUNE, name, dynmask.DYNMASK_FINETUNE.resolve(profile, **o), run_finetune)
              for name, o in dynmask.finetune_runs(profile)]
-    return plan
+    return plan + rungs.probe_entries([p for _, _, p, _ in tunes]) + tunes
 
 
 def mae_ablations_plan(profile: str, tables: tuple[str, ...] | None = None):
@@ -129,7 +129,17 @@ def run_sweep(sweep: str, profile: str, dry_run: bool = False, progress: bool = 
     return status
 
 
-def _write_sweep_record(sweep: str, profile: str, plan, status: list[dict], wall_s: float) -> None:
+def _images_per_s(run: RunDir) -> float | None:
+    """The training speed the engine logged for a run (median over its epochs), or None."""
+    if not run.file("metrics.csv").exists():
+        return None
+    speeds = run.read("metrics.csv").get("images_per_s")
+    return None if speeds is None or speeds.dropna().empty else round(float(speeds.median()), 1)
+
+
+def _recorded(profile: str, plan) -> dict:
+    """The recorded cost of every finished run of the plan: wall time, CPU, threads, training speed,
+    and per experiment the runs' summed wall time and mean training images/s."""
     recorded = []
     for experiment, name, _, _ in plan:
         run = RunDir(profile, experiment, name)
@@ -137,11 +147,36 @@ def _write_sweep_record(sweep: str, profile: str, plan, status: list[dict], wall
             prov = run.read("provenance.json")
             recorded.append({"experiment": experiment, "run": name, "wall_time_s": prov.get("wall_time_s"),
                              "cpu": prov.get("hardware", {}).get("cpu"),
-                             "torch_threads": prov.get("hardware", {}).get("torch_threads")})
+                             "torch_threads": prov.get("hardware", {}).get("torch_threads"),
+                             "images_per_s": _images_per_s(run)})
+    per_experiment = {}
+    for r in recorded:
+        e = per_experiment.setdefault(r["experiment"], {"runs": 0, "wall_time_s": 0.0, "speeds": []})
+        e["runs"] += 1
+        e["wall_time_s"] += r["wall_time_s"] or 0.0
+        e["speeds"] += [r["images_per_s"]] if r["images_per_s"] is not None else []
+    return {"recorded_wall_time_s": round(sum(r["wall_time_s"] or 0 for r in recorded), 1),
+            "per_experiment": {k: {"runs": v["runs"], "wall_time_s": round(v["wall_time_s"], 1),
+                                   "mean_images_per_s": round(sum(v["speeds"]) / len(v["speeds"]), 1)
+                                   if v["speeds"] else None} for k, v in per_experiment.items()},
+            "recorded": recorded}
+
+
+def _write_sweep_record(sweep: str, profile: str, plan, status: list[dict], wall_s: float) -> None:
     write_json(results_root() / profile / "_sweeps" / f"{sweep}.json", {
         "sweep": sweep, "profile": profile, "runs": len(plan), "this_call": {
             "wall_time_s": round(wall_s, 1), "ran": sum(r["status"] == "ran" for r in status), "status": status},
-        "recorded_wall_time_s": round(sum(r["wall_time_s"] or 0 for r in recorded), 1), "recorded": recorded})
+        **_recorded(profile, plan)})
+
+
+def refresh_sweep_record(sweep: str, profile: str) -> dict:
+    """Recomputes the recorded part of an existing sweep record (its last call is kept), e.g. after
+    the record's format gained a field; returns the record."""
+    from .results import read_json
+    path = results_root() / profile / "_sweeps" / f"{sweep}.json"
+    record = {**read_json(path), **_recorded(profile, SWEEPS[sweep](profile))}
+    write_json(path, record)
+    return record
 
 
 def main(argv=None) -> None:

@@ -16,7 +16,9 @@ def test_plan_runs_once_each_with_unique_names(profile):
     plan = ablations.plan(profile)
     keys = [(experiment, name) for experiment, name, _, _ in plan]
     assert len(keys) == len(set(keys))
-    assert {e for e, _ in keys} == {PRETRAIN, FINETUNE, STEP_COST}
+    # the task's pixel probe too, below the paper profile (real data sets there: no probe)
+    probe = {"task_pixel_probe"} if profile != "paper" else set()
+    assert {e for e, _ in keys} == {PRETRAIN, FINETUNE, STEP_COST} | probe
     # every evaluated encoder is pre-trained in the same plan (or is "scratch")
     pre = {name for e, name in keys if e == PRETRAIN}
     sources = {p["pretrained"] for e, _, p, _ in plan if e == FINETUNE}

@@ -221,13 +221,9 @@ def test_ablation_target_claim_is_normalised_minus_plain():
         assert row["ours"].iloc[0] == f"normalised minus plain: {norm.mean() - plain.mean():+.1f} ± {se:.1f}"
 
 
-def test_data_chapter_best_accuracy_is_the_best_pretrained_encoders_mean():
-    evals = load_runs(dynmask.FINETUNE, P)
-    pretrained = evals[evals["config.params.pretrained"] != "scratch"]
-    best = pretrained.groupby("config.params.pretrained")["final.test_accuracy_last_k"].mean().max()
+def test_data_chapter_first_ladder_names_the_setting_its_runs_used():
     table = calibration_report.calibration_table(P).set_index("task")
-    assert table.loc["builtin", calibration_report.BEST_PRETRAINED] == pytest.approx(best, rel=1e-12)
-    assert pd.isna(table.loc["digits", calibration_report.BEST_PRETRAINED])
+    assert table.loc["builtin", "setting"] == "siblings-v1" and table.loc["digits", "setting"] == "-"
 
 
 def test_an_empty_note_renders_nothing():

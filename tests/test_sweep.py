@@ -21,6 +21,13 @@ def test_a_sweep_that_ran_something_records_its_cost(results_dir):
     record = json.loads((results_dir / "ci" / "_sweeps" / "mae_ablation_target.json").read_text())
     assert record["runs"] == len(rows) == record["this_call"]["ran"]
     assert record["recorded_wall_time_s"] > 0 and len(record["recorded"]) == len(rows)
+    # training speed: every trained run has the engine's images/s, the pixel probe (no engine) none
+    speeds = {r["experiment"]: r["images_per_s"] for r in record["recorded"]}
+    assert speeds["task_pixel_probe"] is None
+    assert all(v > 0 for e, v in speeds.items() if e != "task_pixel_probe")
+    per = record["per_experiment"]
+    assert sum(v["runs"] for v in per.values()) == len(rows)
+    assert per["mae_ablation_pretrain"]["mean_images_per_s"] > 0
     again = run_sweep("mae_ablation_target", "ci", progress=False)  # all read back: the record stays
     assert {r["status"] for r in again} == {"finished before"}
     assert json.loads((results_dir / "ci" / "_sweeps" / "mae_ablation_target.json").read_text()) == record

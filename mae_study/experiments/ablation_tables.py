@@ -14,7 +14,8 @@ from ..params import check_profile
 from ..reporting import mean_spread
 from ..results import RunDir
 from ..style import book_style
-from .ablations import GRIDS, MODES, PRETRAIN, TABLES, check_table, table_pretrain_runs
+from . import rungs as task_rungs
+from .ablations import GRIDS, MODES, PRETRAIN, TABLES, check_table, finetune_params, table_pretrain_runs
 from .ablation_results import (MODE_NAMES, arm_label, arm_value, encoder_width, mean_sd, paper_key, paper_numbers,
                                pretrain_table, results)
 
@@ -85,6 +86,30 @@ def baseline_and_scratch(profile: str) -> dict[str, dict[str, float]]:
     scratch_stats = mean_spread(scratch, ["mode"], "accuracy_pct").set_index("mode")
     return {"baseline": {mode: mean_sd(stats, (0.75, mode))[0] for mode in MODES},
             "scratch": {mode: mean_sd(scratch_stats, mode)[0] for mode in MODES}}
+
+
+def rungs(profile: str) -> pd.DataFrame:
+    """The task's rungs (chance, pixel probe, scratch fine-tuned), then the baseline (75 %) and the
+    best arm of any table per evaluation mode, one value per pre-trained encoder; a linear probe
+    of a random encoder beside them (`rungs.rungs_table`)."""
+    everything = results(check_profile(profile))
+    pretrained = everything[everything["table"] != "scratch"].drop_duplicates(["pretrained", "mode"])
+    scratch = everything[everything["table"] == "scratch"]
+    arms = {}
+    for mode in MODES:
+        ones = pretrained[pretrained["mode"] == mode]
+        base = ones[(ones["table"] == "mask_ratio") & (ones["value"] == 0.75)]
+        arms[f"baseline (75 %), {MODE_NAMES[mode]}"] = (base["accuracy_pct"] / 100).tolist()
+        if len(ones):
+            means = ones.groupby(["table", "label"])["accuracy_pct"].mean()
+            table, label = means.idxmax()
+            best = ones[(ones["table"] == table) & (ones["label"] == label)]
+            arms[f"best arm, {MODE_NAMES[mode]}: {table.replace('_', ' ')} {label}"] = (
+                best["accuracy_pct"] / 100).tolist()
+    random = {f"random encoder, {MODE_NAMES['linear']}": (
+        scratch.loc[scratch["mode"] == "linear", "accuracy_pct"] / 100).tolist()}
+    full_scratch = (scratch.loc[scratch["mode"] == "full", "accuracy_pct"] / 100).tolist()
+    return task_rungs.task_rungs(finetune_params(profile, "scratch", "full"), full_scratch, arms, random)
 
 
 @book_style()

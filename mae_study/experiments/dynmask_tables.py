@@ -13,7 +13,8 @@ from ..params import check_profile
 from ..reporting import mean_spread
 from ..results import load_runs
 from ..schedules import dynmask_stages
-from .dynmask import FINETUNE, PRETRAIN
+from . import rungs as task_rungs
+from .dynmask import DYNMASK_FINETUNE, FINETUNE, PRETRAIN
 
 
 def pretrain_table(profile: str) -> pd.DataFrame:
@@ -57,6 +58,18 @@ def best_finetuned_accuracy(profile: str) -> float | None:
     evals = finetune_table(profile)
     per_encoder = accuracy_per_encoder(evals) if not evals.empty else evals
     return per_encoder["accuracy"].max() if len(per_encoder) else None
+
+
+def rungs(profile: str) -> pd.DataFrame:
+    """The task's rungs (chance, pixel probe, scratch) and every condition's fine-tuned accuracy,
+    one value per pre-trained encoder (`rungs.rungs_table`)."""
+    evals = finetune_table(check_profile(profile))
+    scratch = evals.loc[evals["method"] == "scratch", "accuracy"].tolist() if len(evals) else []
+    per_encoder = accuracy_per_encoder(evals) if len(evals) else pd.DataFrame(
+        columns=["method", "final_mask_ratio", "accuracy"])
+    arms = {f"{m} {100 * r:.0f} %": g["accuracy"].tolist()
+            for (r, m), g in per_encoder.groupby(["final_mask_ratio", "method"])}
+    return task_rungs.task_rungs(DYNMASK_FINETUNE.resolve(profile), scratch, arms)
 
 
 def summary(profile: str) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from ..params import Experiment, check_profile
+from . import rungs
 from .kd_adapt import KD_ADAPT, MODES, adapt_params, run_adapt
 from .kd_attention import KD_ATTENTION, run_attention
 from .kd_student import KD_STUDENT, run_student
@@ -98,9 +99,9 @@ def kd_plan(profile: str) -> list[tuple[str, str, Any, Callable]]:
             for seed in g.adapt_seeds:
                 p = adapt_params(profile, teacher, mode, seed, teacher_run=name)
                 out.append((KD_ADAPT.name, auto_run_name(p), p, run_adapt))
-    for name, (_, given) in student_arms(profile).items():
-        out.append((KD_STUDENT.name, name, KD_STUDENT.resolve(profile, **given), run_student))
-    return out
+    students = [(KD_STUDENT.name, name, KD_STUDENT.resolve(profile, **given), run_student)
+                for name, (_, given) in student_arms(profile).items()]
+    return out + rungs.probe_entries([p for _, _, p, _ in students]) + students
 
 
 def plan_frame(profile: str) -> pd.DataFrame:

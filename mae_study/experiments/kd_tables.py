@@ -199,3 +199,14 @@ def grid_summary(profile: str) -> dict:
     return {"teacher_seeds": len(g.teacher_seeds), "adapt_seeds": len(g.adapt_seeds),
             "table2_seeds": len(g.table2_seeds), "ablation_seeds": len(g.ablation_seeds),
             "teachers": list(TEACHERS)}
+
+
+def rungs(profile: str) -> pd.DataFrame:
+    """The student's task rungs (chance, pixel probe, the student alone as scratch) beside Table
+    2's distilled students, one value per seed (`rungs.rungs_table`)."""
+    from .rungs import task_rungs
+    students = student_table(check_profile(profile))
+    acc = (lambda arm: (students.loc[students["arm"] == arm, "accuracy"] / 100).tolist()) if len(students) else (
+        lambda arm: [])
+    return task_rungs(KD_STUDENT.resolve(profile), acc("alone"), {f"KD from {arm}": acc(arm)
+                                                                  for arm in TABLE2 if arm != "alone"})

@@ -78,8 +78,8 @@ LADDER_FINETUNE = Experiment(FINETUNE, {k: v for k, v in finetune_defaults(
 
 def check_probe(p) -> None:
     check_data_setting(p)
-    for key in ("num_train", "num_test", "image_size"):
-        if p[key] < 1:
+    for key in ("num_train", "num_test", "image_size"):  # split sizes None: the data set's own
+        if (p[key] is not None or key == "image_size") and p[key] < 1:
             raise ValueError(f"{key} must be >= 1, got {p[key]}")
 
 

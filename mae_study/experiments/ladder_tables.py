@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..params import check_profile
 from ..results import load_runs
-from .ladder import FINETUNE, PRETRAIN, PROBE, TASKS
+from .ladder import FINETUNE, PRETRAIN, PROBE, SETTING, TASKS
 
 RUNGS = ("chance", "pixel probe", "ViT from scratch", "MAE fine-tuned", "MAE linear probe")
 STEPS = (("pixel probe", "chance"), ("ViT from scratch", "pixel probe"), ("MAE fine-tuned", "ViT from scratch"))
@@ -105,3 +105,64 @@ def ladder_cost(profile: str) -> pd.DataFrame:
             out.append({"experiment": experiment, "runs": len(runs),
                         "wall time (min)": runs["prov.wall_time_s"].sum() / 60})
     return pd.DataFrame(out)
+
+
+def settings_tried(profile: str) -> pd.DataFrame:
+    """The built-in settings measured so far, one row each, rungs in % side by side: the first
+    calibration (`calibration_report`, one seed, no pre-training measured) and the ladder's
+    setting (mean over seeds). A rung a setting was not measured on is nan."""
+    from .calibration_report import calibration_table
+    rows = []
+    first = calibration_table(check_profile(profile))
+    for _, r in first[first["task"] == "builtin"].iterrows():
+        rows.append({"setting": r["setting"], "labelled train images": r["train images"], "seeds": 1,
+                     "chance": 100 * r["chance"], "pixel probe": 100 * r["linear probe on pixels"],
+                     "ViT from scratch": 100 * r["ViT from scratch"]})
+    probes = load_runs(PROBE, profile)
+    table = ladder_table(ladder_rows(profile))
+    built = table[table["task"] == "builtin"].set_index("rung") if len(table) else table
+    if len(built):
+        settings = probes.loc[probes["config.params.dataset"] == "builtin", "config.params.data_setting"].unique()
+        train = probes.loc[probes["config.params.dataset"] == "builtin", "config.params.num_train"].unique()
+        rows.append({"setting": ", ".join(map(str, settings)), "labelled train images": int(train[0]),
+                     "seeds": int(built["seeds"].max()),
+                     **{rung: built.loc[rung, "accuracy %"] if rung in built.index else np.nan for rung in RUNGS}})
+    return pd.DataFrame(rows, columns=["setting", "labelled train images", "seeds", *RUNGS])
+
+
+def setting_facts(name: str = SETTING) -> dict:
+    """The numbers a page states about a built-in setting, read from its definition."""
+    from ..data.builtin import BUILTIN_SETTINGS
+    s = BUILTIN_SETTINGS[name]
+    return {"classes": s.num_classes, "distractors": getattr(s, "num_distractors", 0), "pool": s.num_unlabelled,
+            "train": s.num_train, "test": s.num_test, "pool_ratio": s.num_unlabelled / s.num_train,
+            "task_share": getattr(s, "task_fraction", 1.0), "max_clutter": getattr(s, "max_clutter", 0)}
+
+
+def recipe_sentence(profile: str) -> str:
+    """The ladder's recipe at ``profile`` in words, from its experiments' parameters."""
+    from .ladder import LADDER_FINETUNE, LADDER_PRETRAIN
+    pre, ft = LADDER_PRETRAIN.resolve(check_profile(profile)), LADDER_FINETUNE.resolve(profile)
+    return (f"{pre['num_epochs']} pre-training epochs over the {pre['num_images']:,}-image pool "
+            f"({pre['num_epochs'] * pre['num_images']:,} image-steps, model `{pre['model']}`, {pre['image_size']} px), "
+            f"then {ft['num_epochs']} fine-tuning epochs on {ft['num_train']:,} labelled images, tested on "
+            f"{ft['num_test']:,} (accuracy averaged over the last {ft['average_last']} epochs)")
+
+
+def choice_sentence(profile: str, table: pd.DataFrame) -> str:
+    """Why the chapters use the ladder's setting, from the settings' rungs and the ladder's checks."""
+    tried = settings_tried(profile).set_index("setting")
+    parts = []
+    for name, r in tried.iterrows():
+        below = r["ViT from scratch"] < r["pixel probe"]
+        parts.append(f"on `{name}` the ViT from scratch reaches {r['ViT from scratch']:.1f} % against the pixel "
+                     f"probe's {r['pixel probe']:.1f} % ({'below' if below else 'above'} it)")
+    checks = ladder_checks(table)
+    built = checks[checks["task"] == "builtin"]
+    met = int(built["met"].fillna(False).astype(bool).sum())
+    text = "; ".join(parts)
+    return (text[:1].upper() + text[1:] + f". The recalibrated setting meets {met} of the ladder's {len(built)} "
+            "goals on the built-in task (checks above). The chapters that follow run on it, each with a lighter "
+            "recipe than this ladder's so that its whole sweep fits its time budget; each shows its own task's "
+            "rungs (chance, pixel probe, scratch) beside its results, and says where a verdict changed from "
+            "its `siblings-v1` runs.")

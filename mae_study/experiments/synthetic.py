@@ -21,6 +21,7 @@ import pandas as pd
 from ..data import DATASETS, FRACTALS
 from ..models import build_model
 from ..params import Experiment, check_profile
+from . import rungs
 from .skeleton import auto_run_name
 from .synthetic_finetune import FINETUNE, SYNTHETIC_FINETUNE, run_synthetic_finetune
 from .synthetic_pretrain import PRETRAIN, SYNTHETIC_PRETRAIN, run_synthetic_pretrain
@@ -52,14 +53,15 @@ class Grid:
     natural_sets: tuple[str, ...] = ()
     models: tuple[str, ...] = ("deit", "resnet")
     pretrain_sets: tuple[str, ...] = FRACTALS
+    builtin_setting: str | None = None  # the built-in task's setting (None: the loader's default)
 
 
 GRIDS = {
     "ci": Grid(("digits",), (0,)),
     # Both built-in downstream tasks (the synthetic STL10-like one and handwritten digits), 2 seeds.
-    "cpu": Grid(("builtin", "digits"), (0, 1)),
+    "cpu": Grid(("builtin", "digits"), (0, 1), builtin_setting="distinct-v2"),
     "gpu": Grid(("builtin", "digits"), (0, 1), deit_recipe_sets=FRACTALS,
-                large_patch_sets=("fractal_single", "fractal_multi")),
+                large_patch_sets=("fractal_single", "fractal_multi"), builtin_setting="distinct-v2"),
     # The paper: CIFAR-10 and CIFAR-100; 3 pre-training seeds (the paper reports one run each).
     "paper": Grid(("cifar10", "cifar100"), (0, 1, 2), deit_recipe_sets=FRACTALS,
                   large_patch_sets=("fractal_single", "fractal_multi"), natural_sets=NATURAL),
@@ -96,16 +98,18 @@ def synthetic_plan(profile: str) -> list[tuple[str, str, Any, Callable]]:
         p = SYNTHETIC_PRETRAIN.resolve(profile, **given)
         out.append((PRETRAIN, auto_run_name(p), p, run_synthetic_pretrain))
     sources = [(name, {k: p[k] for k in ("model", "patch_size")}) for _, name, p, _ in out]
+    tunes = []
     for task in g.downstream:
+        data = {"dataset": task, "data_setting": g.builtin_setting if task == "builtin" else None}
         for name, model in sources:
             for s in g.finetune_seeds:
-                p = SYNTHETIC_FINETUNE.resolve(profile, pretrained=name, dataset=task, seed=s, **model)
-                out.append((FINETUNE, auto_run_name(p), p, run_synthetic_finetune))
+                p = SYNTHETIC_FINETUNE.resolve(profile, pretrained=name, seed=s, **data, **model)
+                tunes.append((FINETUNE, auto_run_name(p), p, run_synthetic_finetune))
         for model in scratch_models(profile):
             for s in g.pretrain_seeds:  # one random initialisation per pre-training seed: the same spread
-                p = SYNTHETIC_FINETUNE.resolve(profile, pretrained="scratch", dataset=task, seed=s, **model)
-                out.append((FINETUNE, auto_run_name(p), p, run_synthetic_finetune))
-    return out
+                p = SYNTHETIC_FINETUNE.resolve(profile, pretrained="scratch", seed=s, **data, **model)
+                tunes.append((FINETUNE, auto_run_name(p), p, run_synthetic_finetune))
+    return out + rungs.probe_entries([p for _, _, p, _ in tunes]) + tunes
 
 
 def plan_frame(profile: str) -> pd.DataFrame:
