@@ -2,8 +2,8 @@
 
     python -m mae_study.sweep dynmask --profile cpu
     python -m mae_study.sweep ladder --profile cpu          # the distinct-v2 calibration ladder
-    python -m mae_study.sweep synthetic --profile cpu       # fractal pre-training (chapter 4, pending)
-    python -m mae_study.sweep kd --profile cpu              # multi-teacher distillation (chapter 3, pending)
+    python -m mae_study.sweep synthetic --profile cpu       # fractal pre-training (chapter 4)
+    python -m mae_study.sweep kd --profile cpu              # multi-teacher distillation (chapter 3)
     python -m mae_study.sweep dynmask --profile gpu --dry-run
     python -m mae_study.sweep mae_ablations --profile cpu      # or mae_ablation_<table>, one table
     torchrun --nproc_per_node=2 -m mae_study.sweep dynmask --profile paper   # every run on 2 GPUs

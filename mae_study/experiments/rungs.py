@@ -30,10 +30,10 @@ PROBE = "task_pixel_probe"
 _TASK_KEYS = ("dataset", "data_setting", "image_size", "num_train", "num_test", "data_seed")
 
 def _naming(p: Mapping) -> tuple[str, tuple[str, ...]]:
-    """e.g. ``builtin_distinct-v2_500x1000_d0``; ``digits_all_d0`` for a data set's own splits."""
+    """e.g. ``builtin_distinct-v2_32px_500x1000_d0``; ``digits_32px_all_d0`` for a data set's own splits."""
     sizes = "all" if p["num_train"] is None and p["num_test"] is None else f"{p['num_train']}x{p['num_test']}"
     setting = f"_{p['data_setting']}" if p["data_setting"] else ""
-    return f"{p['dataset']}{setting}_{sizes}_d{p['data_seed']}", _TASK_KEYS[:2] + _TASK_KEYS[3:]
+    return f"{p['dataset']}{setting}_{p['image_size']}px_{sizes}_d{p['data_seed']}", _TASK_KEYS
 
 
 TASK_PROBE = Experiment(PROBE, {prof: {**d, "num_train": None, "num_test": None}

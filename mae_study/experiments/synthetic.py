@@ -53,15 +53,14 @@ class Grid:
     natural_sets: tuple[str, ...] = ()
     models: tuple[str, ...] = ("deit", "resnet")
     pretrain_sets: tuple[str, ...] = FRACTALS
-    builtin_setting: str | None = None  # the built-in task's setting (None: the loader's default)
 
 
 GRIDS = {
     "ci": Grid(("digits",), (0,)),
     # Both built-in downstream tasks (the synthetic STL10-like one and handwritten digits), 2 seeds.
-    "cpu": Grid(("builtin", "digits"), (0, 1), builtin_setting="distinct-v2"),
+    "cpu": Grid(("builtin", "digits"), (0, 1)),
     "gpu": Grid(("builtin", "digits"), (0, 1), deit_recipe_sets=FRACTALS,
-                large_patch_sets=("fractal_single", "fractal_multi"), builtin_setting="distinct-v2"),
+                large_patch_sets=("fractal_single", "fractal_multi")),
     # The paper: CIFAR-10 and CIFAR-100; 3 pre-training seeds (the paper reports one run each).
     "paper": Grid(("cifar10", "cifar100"), (0, 1, 2), deit_recipe_sets=FRACTALS,
                   large_patch_sets=("fractal_single", "fractal_multi"), natural_sets=NATURAL),
@@ -100,7 +99,7 @@ def synthetic_plan(profile: str) -> list[tuple[str, str, Any, Callable]]:
     sources = [(name, {k: p[k] for k in ("model", "patch_size")}) for _, name, p, _ in out]
     tunes = []
     for task in g.downstream:
-        data = {"dataset": task, "data_setting": g.builtin_setting if task == "builtin" else None}
+        data = {"dataset": task}  # the built-in task's setting: `synthetic_finetune.BUILTIN_SETTING`
         for name, model in sources:
             for s in g.finetune_seeds:
                 p = SYNTHETIC_FINETUNE.resolve(profile, pretrained=name, seed=s, **data, **model)

@@ -51,8 +51,15 @@ def finetune_defaults() -> dict[str, dict]:
     }
 
 
+# The built-in task's setting per profile, where a run does not name one: the recalibrated one.
+BUILTIN_SETTING = {"cpu": "distinct-v2", "gpu": "distinct-v2"}
+
+
 def derive_finetune(p: dict, given: frozenset) -> dict:
-    return derive_setting(p, "finetune")
+    p = derive_setting(p, "finetune")
+    if p["dataset"] == "builtin" and "data_setting" not in given:
+        p = {**p, "data_setting": BUILTIN_SETTING.get(p["profile"])}
+    return p
 
 
 def check_finetune(p: Mapping) -> None:

@@ -21,8 +21,7 @@ def rungs(profile: str) -> pd.DataFrame:
     trials = trials[trials["variant"] == "main"]
     frames = []
     for task in g.downstream:
-        params = SYNTHETIC_FINETUNE.resolve(profile, dataset=task,
-                                            data_setting=g.builtin_setting if task == "builtin" else None)
+        params = SYNTHETIC_FINETUNE.resolve(profile, dataset=task)
         for model in g.models:
             mine = trials[(trials["downstream"] == task) & (trials["model"] == model)]
             values = {s: (mine.loc[mine["pretrain_set"] == s, "accuracy"] / 100).tolist()
