@@ -42,6 +42,23 @@ def rebuild_cost(profile: str) -> pd.DataFrame:
     return out.reset_index()
 
 
+def sweep_records(profile: str) -> pd.DataFrame:
+    """One row per sweep record (`_sweeps/<sweep>.json`): its runs, the wall time of the call that
+    wrote it, the runs' summed recorded wall time (minutes), the mean training images/s of its
+    pre-training and other trained runs, and the CPU(s) that ran them."""
+    from .results import read_json
+    folder = results_root() / check_profile(profile) / "_sweeps"
+    rows = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        r = read_json(path)
+        speeds = {k: v.get("mean_images_per_s") for k, v in r.get("per_experiment", {}).items()}
+        rows.append({"sweep": r["sweep"], "runs": r["runs"], "last_call_min": round(r["this_call"]["wall_time_s"] / 60, 1),
+                     "recorded_min": round(r["recorded_wall_time_s"] / 60, 1),
+                     "images_per_s": ", ".join(f"{k} {v:.0f}" for k, v in speeds.items() if v),
+                     "cpu": "; ".join(sorted({str(x.get("cpu")) for x in r.get("recorded", [])}))})
+    return pd.DataFrame(rows)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu", choices=PROFILES)
@@ -49,6 +66,10 @@ def main(argv=None) -> None:
     table = rebuild_cost(args.profile)
     print(table.to_string(index=False))
     print(f"total: {table['runs'].sum()} runs, {table['wall_time_min'].sum():.0f} minutes of recorded wall time")
+    sweeps = sweep_records(args.profile)
+    if len(sweeps):
+        print("\nsweeps (data/results/<profile>/_sweeps/*.json):")
+        print(sweeps.to_string(index=False))
 
 
 if __name__ == "__main__":

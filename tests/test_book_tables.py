@@ -51,8 +51,9 @@ def _mae_token_counts() -> pd.DataFrame:
 
 # key -> (the experiments it reads, the call that makes it now)
 TABLES = {
-    "data/calibration": (["data_calibration", dynmask.PRETRAIN, dynmask.FINETUNE],
-                         lambda: calibration_report.calibration_table(P)),
+    "data/calibration": (["data_calibration"], lambda: calibration_report.calibration_table(P)),
+    "dynmask/rungs": ([dynmask.FINETUNE, "task_pixel_probe"], lambda: dynmask_tables.rungs(P)),
+    "ablations/rungs": ([ablations.FINETUNE, "task_pixel_probe"], lambda: ablation_tables.rungs(P)),
     "mae/pretrain_summary": ([MAE_PRETRAIN.name], lambda: reporting.pretrain_summary(load_runs(MAE_PRETRAIN.name, P))),
     "mae/token_counts": ([MAE_PRETRAIN.name], _mae_token_counts),
     "mae/provenance": ([MAE_PRETRAIN.name], lambda: reporting.provenance_summary(load_runs(MAE_PRETRAIN.name, P))),

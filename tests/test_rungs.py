@@ -10,7 +10,7 @@ from mae_study.experiments.synthetic import synthetic_plan
 
 
 def test_rungs_table_means_spread_and_gain_over_scratch():
-    t = rungs.rungs_table(0.1, 0.25, [0.30, 0.34, 0.32], {"arm A": [0.50, 0.40], "arm B": []}).set_index("rung")
+    t = rungs.rungs_table(0.1, 0.25, [0.30, 0.34, 0.32], {"arm A": [0.44, 0.45, 0.46], "arm B": []}).set_index("rung")
     assert list(t.index) == ["chance", "pixel probe", "scratch", "arm A", "arm B"]
     assert t.loc["chance", "accuracy %"] == pytest.approx(10.0)
     assert t.loc["scratch", "accuracy %"] == pytest.approx(32.0)
@@ -22,13 +22,21 @@ def test_rungs_table_means_spread_and_gain_over_scratch():
     assert math.isnan(t.loc["pixel probe", "sd"])  # one deterministic value: no spread claimed
     text = rungs.room_sentence(t.reset_index())
     assert "arm A" in text and "+13.0 points" in text and "25.0 %" in text
+    assert "too little room" not in text  # 13 points over scratch, well beyond 3 standard errors
 
 
 def test_a_baseline_without_pretraining_is_never_the_best_arm():
     t = rungs.rungs_table(0.1, 0.2, [0.3], {"arm": [0.35]}, baselines={"random encoder": [0.5]})
     assert list(t["rung"]) == ["chance", "pixel probe", "scratch", "random encoder", "arm"]
     text = rungs.room_sentence(t)
-    assert "the best arm, arm," in text and "SE" not in text  # one scratch run: no standard error
+    assert "rows, arm," in text and "SE" not in text  # one scratch run: no standard error
+    assert "too little room" in text  # one run a side: no standard error, no evidence of room
+
+
+def test_a_recipe_below_the_pixel_probe_is_flagged():
+    t = rungs.rungs_table(0.1, 0.2, [0.15, 0.16, 0.17], {"arm": [0.30, 0.31, 0.29]})
+    text = rungs.room_sentence(t)
+    assert "does not even reach the pixel probe" in text and "standard errors above" not in text
 
 
 def test_rungs_table_without_a_pixel_probe_says_so():

@@ -104,7 +104,7 @@ def test_every_committed_cpu_run_is_named_and_configured_as_its_plan_says():
     from mae_study.experiments.skeleton import check_run_params
     from mae_study.results import RunDir
     from mae_study.sweep import SWEEPS
-    for sweep in ("dynmask", "mae_ablations"):
+    for sweep in ("dynmask", "mae_ablations", "ladder", "kd", "synthetic"):
         for experiment, name, params, _ in SWEEPS[sweep]("cpu"):
             run = RunDir("cpu", experiment, name)
             assert run.is_finished(), run.path

@@ -27,6 +27,7 @@ from .ladder import LADDER_PROBE, check_probe, run_pixel_probe
 from .skeleton import auto_run_name
 
 PROBE = "task_pixel_probe"
+MIN_GAIN_SE = 3.0  # a best row this many standard errors above scratch shows the recipe has room
 _TASK_KEYS = ("dataset", "data_setting", "image_size", "num_train", "num_test", "data_seed")
 
 def _naming(p: Mapping) -> tuple[str, tuple[str, ...]]:
@@ -127,6 +128,17 @@ def room_sentence(table: pd.DataFrame) -> str:
     b = arms.loc[best]
     pixel_part = (f"the pixel probe {pixels:.1f} %" if not math.isnan(pixels) else "no pixel probe")
     se = t.loc["scratch", "se"]
-    return (f"Chance is {chance:.1f} %, {pixel_part}, the classifier from scratch {scratch:.1f} %"
-            f"{'' if math.isnan(se) else f' (± {se:.1f} SE)'}; the best arm, {best}, reaches {b['accuracy %']:.1f} % "
-            f"({b['above scratch']:+.1f} points over scratch).")
+    text = (f"Chance is {chance:.1f} %, {pixel_part}, the classifier from scratch {scratch:.1f} %"
+            f"{'' if math.isnan(se) else f' (± {se:.1f} SE)'}; the best of this chapter's rows, {best}, reaches "
+            f"{b['accuracy %']:.1f} % ({b['above scratch']:+.1f} points over scratch).")
+    gain_se = math.sqrt(b["se"] ** 2 + se ** 2)
+    warnings = []
+    if not math.isnan(pixels) and scratch <= pixels:
+        warnings.append("the classifier from scratch does not even reach the pixel probe")
+    if math.isnan(gain_se) or b["above scratch"] <= MIN_GAIN_SE * gain_se:
+        warnings.append(f"no row is more than {MIN_GAIN_SE:g} standard errors above scratch")
+    if warnings:
+        text += (" **This recipe leaves too little room:** " + "; ".join(warnings) +
+                 ", so this chapter's verdicts at this profile say little about the method (see the data "
+                 "chapter for what the setting allows with a longer recipe).")
+    return text
