@@ -110,7 +110,7 @@ def main(argv=None) -> dict:
                                       "two_1thread_images_per_s": images / tb, "speedup_two_processes": ta / tb}
         print(f"{kind:>9}: one 2-thread process {images / ta:7.1f} img/s, two 1-thread processes "
               f"{images / tb:7.1f} img/s: {ta / tb:.2f}x", file=sys.stderr)
-    name = "".join(c if c.isalnum() else "-" for c in str(hw.get("cpu", "cpu"))).strip("-").lower()
+    name = "-".join("".join(c if c.isalnum() else " " for c in str(hw.get("cpu", "cpu"))).lower().split())
     write_json(args.out or RESULTS / f"parallel_runs_{name}.json", results)
     return results
 
