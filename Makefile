@@ -60,10 +60,11 @@ check-fresh-clone: $(STAMP)
 	tools/check_fresh_clone.sh
 
 # Regenerate notebooks/*.ipynb from their percent-format sources in notebooks/src, and store their
-# outputs at the ci profile (computed in a fresh results folder, as nbval in `make test` does).
+# outputs at the ci profile (computed in a fresh results folder, as nbval in `make test` does);
+# the shell lists the notebooks after py2nb, so a new source is executed on the first call.
 notebooks: $(STAMP)
 	$(PY) tools/py2nb.py
-	tmp=$$(mktemp -d) && for nb in $(NOTEBOOKS); do \
+	tmp=$$(mktemp -d) && for nb in notebooks/*.ipynb; do \
 	  echo "== executing $$nb at the ci profile"; \
 	  MAE_STUDY_PROFILE=ci MAE_STUDY_RESULTS=$$tmp $(VENV)/bin/jupyter execute --inplace "$$nb" || exit 1; \
 	done; rm -rf $$tmp
