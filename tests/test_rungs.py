@@ -70,3 +70,12 @@ def test_verdict_changes_marks_changed_new_and_dropped_claims():
     assert (t.loc["b", "verdict before"], t.loc["b", "verdict now"]) == ("inconclusive", "contradicted")
     assert t.loc["c", "verdict now"] == "-" and t.loc["d", "verdict before"] == "-"
     assert t.loc["c", "changed"] and t.loc["d", "changed"]
+
+
+def test_chapter_summary_row_takes_the_best_arm_and_the_se_of_its_gain():
+    from mae_study.experiments.rungs_summary import _summary
+    t = rungs.rungs_table(0.1, 0.2, [0.30, 0.32, 0.34], {"a": [0.40, 0.41, 0.42], "b": [0.50, 0.52, 0.54]})
+    row = _summary("chapter", t, task="builtin")
+    assert row["best arm"] == "b" and row["best - scratch"] == pytest.approx(20.0)
+    assert row["se"] == pytest.approx(math.sqrt(2 * (2 / math.sqrt(3)) ** 2))
+    assert _summary("chapter", rungs.rungs_table(0.1, 0.2, [0.3], {"a": []})) is None  # nothing to show

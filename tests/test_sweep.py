@@ -31,3 +31,5 @@ def test_a_sweep_that_ran_something_records_its_cost(results_dir):
     again = run_sweep("mae_ablation_target", "ci", progress=False)  # all read back: the record stays
     assert {r["status"] for r in again} == {"finished before"}
     assert json.loads((results_dir / "ci" / "_sweeps" / "mae_ablation_target.json").read_text()) == record
+    from mae_study.sweep import refresh_sweep_record  # recomputes the recorded part, keeps the last call
+    assert json.loads(json.dumps(refresh_sweep_record("mae_ablation_target", "ci"))) == record

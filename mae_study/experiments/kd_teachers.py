@@ -27,11 +27,11 @@ from ..models import MAE_CONFIGS, MAEConfig, ModelSpec, build_model, load_backbo
 from ..models.mae import sincos_pos_embed
 from ..params import Experiment
 from ..paths import data_root
-from ..results import RunDir, find_runs, provenance
+from ..results import RunDir, provenance
 from .common import check_data_setting, ratio_tag, seeds_for
 from .kd_dino import SHAPE, dino_spec, dino_train, dino_train_config
 from .pretrain import check_pretrain, finished_pretraining, pretrain_defaults, run_pretrain
-from .skeleton import auto_run_name, execute_run, recompute_weights
+from .skeleton import auto_run_name, execute_run, finished_run, recompute_weights
 
 DINO, MAE = "dino", "mae"
 TEACHERS = (DINO, MAE)
@@ -248,12 +248,7 @@ def load_teacher(profile: str, teacher: str, name: str) -> Teacher:
     if teacher not in TEACHERS:
         raise ValueError(f"teacher must be one of {TEACHERS}, got {teacher!r}")
     experiment = EXPERIMENTS[teacher].name
-    run = RunDir(profile, experiment, name)
-    if not run.is_finished():
-        have = [r.name for r in find_runs(experiment, profile)]
-        raise ValueError(f"{teacher} teacher run {name!r}: no finished run at {run.path}; finished {teacher} "
-                         f"teacher runs at profile {profile!r}: {have or 'none'}. Make it with: "
-                         f"{HOW_TO_MAKE.format(profile=profile)}")
+    run = finished_run(profile, experiment, name, f"{teacher} teacher run {name!r}", HOW_TO_MAKE.format(profile=profile))
     config = run.read("config.json")
     if "teacher" in config:  # DINO runs and imported teachers
         spec = ModelSpec.from_dict(config["teacher"])

@@ -20,10 +20,10 @@ from ..losses import MAELoss
 from ..masking import check_mask_ratio, check_sampling, sample_mask, unpatchify
 from ..models import MaskedAutoencoder, mae_config
 from ..params import Experiment
-from ..results import RunDir, find_runs, provenance
+from ..results import RunDir, provenance
 from ..schedules import ConstantSchedule, StageSchedule, dynmask_stages, schedule_to_dict
 from .common import PRETRAIN_SPLIT, check_data_setting, data_kwargs, ratio_tag, resolve_device, seeds_for
-from .skeleton import auto_run_name, execute_run, recompute_weights
+from .skeleton import auto_run_name, execute_run, finished_run, recompute_weights
 
 METHODS = ("static", "dynamic")
 
@@ -177,12 +177,8 @@ def finished_pretraining(profile: str, experiment: str, name: str, how_to_make: 
     data: the same weights up to float rounding), and the recomputed final loss is compared with
     the committed one. A run that does not exist is an error that says how to make it.
     """
-    run = RunDir(profile, experiment, name)
-    if not run.is_finished():
-        have = [r.name for r in find_runs(experiment, profile)]
-        raise ValueError(f"pretrained={name!r}: no finished run at {run.path}; finished runs of {experiment!r} at "
-                         f"profile {profile!r}: {have or 'none'} (or 'scratch' for random initialisation). "
-                         f"Make it with: {how_to_make}")
+    run = finished_run(profile, experiment, name, f"pretrained={name!r}",
+                       f"{how_to_make} (or pretrained='scratch' for random initialisation)")
     if not run.file("encoder.pt").exists():
         recreate_weights(run)
     return run

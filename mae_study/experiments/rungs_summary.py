@@ -33,15 +33,7 @@ def chapter_rungs(profile: str) -> pd.DataFrame:
     rows = []
     for chapter, make in (("MAE ablations", ablation_tables.rungs), ("dynamic masking", dynmask_tables.rungs),
                           ("distillation", kd_tables.rungs)):
-        try:
-            table = make(profile)
-        except (KeyError, ValueError):  # no runs of this chapter at this profile
-            continue
-        rows.append(_summary(chapter, table, task="builtin", model="-"))
-    try:
-        synthetic = synthetic_rungs.rungs(profile)
-    except (KeyError, ValueError):
-        synthetic = pd.DataFrame(columns=["task", "model"])
-    for (task, model), t in synthetic.groupby(["task", "model"], sort=False):
+        rows.append(_summary(chapter, make(profile), task="builtin", model="-"))
+    for (task, model), t in synthetic_rungs.rungs(profile).groupby(["task", "model"], sort=False):
         rows.append(_summary("synthetic pre-training", t.drop(columns=["task", "model"]), task=task, model=model))
     return pd.DataFrame([r for r in rows if r is not None])

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..params import Params
-from ..results import RunDir, to_jsonable
+from ..results import RunDir, find_runs, to_jsonable
 
 
 def params_tag(value) -> str:
@@ -107,3 +107,14 @@ def recompute_weights(run: RunDir, files: tuple[str, ...], p: Mapping, runner: C
     if key is not None:
         print(f"  recomputed {key} {again[key]:.6f} vs committed {committed[key]:.6f} (float rounding differs with "
               "the number of threads and the CPU)")
+
+
+def finished_run(profile: str, experiment: str, name: str, what: str, how_to_make: str) -> RunDir:
+    """The finished run ``name`` of ``experiment``, or a ValueError that starts with ``what``
+    (e.g. ``"pretrained='x'"``), lists the finished runs there are and says how to make one."""
+    run = RunDir(profile, experiment, name)
+    if not run.is_finished():
+        have = [r.name for r in find_runs(experiment, profile)]
+        raise ValueError(f"{what}: no finished run at {run.path}; finished runs of {experiment!r} at profile "
+                         f"{profile!r}: {have or 'none'}. Make it with: {how_to_make}")
+    return run

@@ -20,10 +20,10 @@ from ..engine import classification_loss, fit
 from ..models import build_model, load_backbone, num_trainable
 from ..models.adapt import head_names
 from ..params import Experiment
-from ..results import RunDir, find_runs, provenance
+from ..results import RunDir, provenance
 from .common import (accuracy_summary, averaged_accuracy, check_data_setting, data_kwargs, data_record,
                      resolve_device, seeds_for)
-from .skeleton import execute_run
+from .skeleton import execute_run, finished_run
 from .synthetic_pretrain import PRETRAIN, recreate_weights
 from .synthetic_setting import check_setting, derive_setting, forward_flops, model_spec, train_config, variant_tag
 
@@ -98,14 +98,10 @@ def pretrained_source(p: Mapping) -> RunDir | None:
     it is the architecture asked for; its weights are recomputed when they are not committed."""
     if p["pretrained"] == "scratch":
         return None
-    run = RunDir(p["profile"], p["pretrain_experiment"], p["pretrained"])
-    if not run.is_finished():
-        have = [r.name for r in find_runs(p["pretrain_experiment"], p["profile"])]
-        raise ValueError(f"pretrained={p['pretrained']!r}: no finished run at {run.path}; finished runs: "
-                         f"{have or 'none'} (or 'scratch'). Make it with: papermill "
-                         f"notebooks/11_synthetic_pretrain.ipynb out.ipynb -p profile {p['profile']} ..., "
-                         f"or python -m mae_study.sweep synthetic "
-                         f"--profile {p['profile']}")
+    run = finished_run(p["profile"], p["pretrain_experiment"], p["pretrained"],
+                       f"pretrained={p['pretrained']!r}",
+                       f"papermill notebooks/11_synthetic_pretrain.ipynb out.ipynb -p profile {p['profile']} ..., "
+                       f"or python -m mae_study.sweep synthetic --profile {p['profile']} (or pretrained='scratch')")
     check_same_architecture(p, run.read("config.json")["model"], run.name)
     if not run.file("model.pt").exists():
         recreate_weights(run)
