@@ -191,15 +191,19 @@ def test_fast_renderers_equal_reference_and_torch():
     rng = np.random.default_rng(0)
     scales, shifts = rng.uniform(0.5, 2, (2, 2)), rng.uniform(-0.2, 0.2, (2, 2))
     patches = (rng.random((2, 9)) < 0.5).astype(np.float32)
-    gray = render_counts(points, scales, shifts, patches, 40)
-    for s in range(2):
-        slow = np.zeros((40, 40), dtype=np.float32)
-        pts = points[s].astype(np.float64)
-        ref.render_counts_loop(pts, ref.window_of(pts, scales[s], shifts[s]), patches[s].reshape(3, 3), 40, slow)
-        assert np.array_equal(gray[s], slow / slow.max())
-    on_torch = torch_ifs.render_counts_torch(torch.from_numpy(points), torch.from_numpy(scales),
-                                             torch.from_numpy(shifts), torch.from_numpy(patches), 40)
-    assert torch.allclose(on_torch, torch.from_numpy(gray))
+    for style in ("original", "study"):
+        gray = render_counts(points, scales, shifts, patches, 40, style)
+        for s in range(2):
+            slow = np.zeros((40, 40), dtype=np.float32)
+            pts = points[s].astype(np.float64)
+            ref.render_counts_loop(pts, ref.window_of(pts, scales[s], shifts[s]), patches[s].reshape(3, 3), 40, slow,
+                                   style == "original")
+            assert np.array_equal(gray[s], slow / slow.max())
+        on_torch = torch_ifs.render_counts_torch(torch.from_numpy(points), torch.from_numpy(scales),
+                                                 torch.from_numpy(shifts), torch.from_numpy(patches), 40, style)
+        assert torch.allclose(on_torch, torch.from_numpy(gray))
+    assert not np.array_equal(render_counts(points, scales, shifts, patches, 40, "original"),
+                              render_counts(points, scales, shifts, patches, 40, "study"))
 
 
 def test_many_chains_fill_like_one_chain():

@@ -50,7 +50,8 @@ CLASS_NAMES = tuple(f"shape-{k}" for k in range(NUM_CLASSES))
 
 def _task_fractal() -> SingleInstanceConfig:
     # Single-Instance's augmentation without flips and with a milder window (see the module docstring)
-    return SingleInstanceConfig(jitter=(0.8, 1.1), window_scale=(0.75, 1.33), window_shift=0.1, flip_p=0.0)
+    return SingleInstanceConfig(jitter=(0.8, 1.1), window_scale=(0.75, 1.33), window_shift=0.1, flip_p=0.0,
+                                style="study")
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,10 @@ def perturb_system(system: np.ndarray, rng: np.random.Generator, spread: float, 
 def task_systems(config: BuiltinConfig = BuiltinConfig()) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The 10 class systems (class k is a perturbation of parent ``k % num_families``) and the
     ``NUM_DISTRACTORS`` distractor systems, all fixed by ``TASK_SEED``."""
-    parents = sample_systems(config.num_families, TASK_SEED)
+    parents = sample_systems(config.num_families, TASK_SEED, style="study")
     classes = [perturb_system(parents[k % config.num_families], make_rng(TASK_SEED, STREAM_CLASSES, k),
                               config.class_spread) for k in range(NUM_CLASSES)]
-    distractors = sample_systems(config.num_families + NUM_DISTRACTORS, TASK_SEED)[config.num_families:]
+    distractors = sample_systems(config.num_families + NUM_DISTRACTORS, TASK_SEED, style="study")[config.num_families:]
     return classes, distractors
 
 
@@ -131,7 +132,10 @@ class SiblingsSetting(BuiltinSetting):
 
     def cache_config(self, image_size: int) -> dict:
         # exactly what the original loader recorded, so its cached files and run records still match
-        return {"task_seed": TASK_SEED, "generator": asdict(BuiltinConfig(image_size))}
+        # (its records predate the fractal's ``style`` field: they were drawn in the study style)
+        generator = asdict(BuiltinConfig(image_size))
+        assert generator["fractal"].pop("style") == "study"
+        return {"task_seed": TASK_SEED, "generator": generator}
 
 
 DEFAULT_SETTING = "siblings-v1"  # what ``load_dataset("builtin", ...)`` gives without ``setting=``

@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from .seeding import splitmix_uniform, substream
+from .style import check_style
 
 
 # ---- sampling systems -----------------------------------------------------------------------------
@@ -70,17 +71,39 @@ def sample_singular_values(rng: np.random.Generator, num_maps: int, alpha: float
     return svs[rng.permutation(num_maps)]
 
 
+def sample_singular_values_original(rng: np.random.Generator, num_maps: int, alpha: float) -> np.ndarray:
+    """Singular values as Anderson & Farrell's code draws them (the same constraints as
+    ``sample_singular_values``, another distribution): map by map, ``s1`` then ``s2`` uniform between
+    the least this map must take so that the maps after it can still reach ``alpha`` (each holds at
+    most 3) and the most the budget and ``s2 <= s1 <= 1`` allow; the last map takes what remains,
+    its ``s2`` uniform over the feasible range. Maps are not shuffled (the first maps draw first, so
+    they tend to larger values). (M, 2)."""
+    svs = np.empty((num_maps, 2))
+    budget = alpha  # what the maps from this one on must sum to (s1 + 2 s2 each)
+    floor = alpha - 3.0 * (num_maps - 1)  # the least the maps up to this one must take
+    for i in range(num_maps - 1):
+        s1 = rng.uniform(max(0.0, floor / 3.0), min(1.0, budget))
+        floor, budget = floor - s1, budget - s1
+        s2 = rng.uniform(max(0.0, floor / 2.0), min(s1, budget / 2.0))
+        floor, budget = floor - 2.0 * s2 + 3.0, budget - 2.0 * s2
+        svs[i] = s1, s2
+    s2 = rng.uniform(max(0.0, (budget - 1.0) / 2.0), budget / 3.0)
+    svs[-1] = budget - 2.0 * s2, s2
+    return svs
+
+
 def _rotation(theta: float) -> np.ndarray:
     return np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
 
 
-def sample_sigma_system(rng: np.random.Generator, num_maps: int | None = None) -> np.ndarray:
+def sample_sigma_system(rng: np.random.Generator, num_maps: int | None = None, style: str = "study") -> np.ndarray:
     """One Anderson & Farrell system: N ~ U{2, 3, 4} maps ``A = R(theta) diag(s1, s2) D R(phi)``
-    (D a random sign flip), translations U[-1, 1], sigma factor ``alpha ~ U((5+N)/2, (6+N)/2)``.
-    Returns (N, 7)."""
+    (D a random sign flip), translations U[-1, 1], sigma factor ``alpha ~ U((5+N)/2, (6+N)/2)``;
+    singular values by the original's scheme (``style="original"``) or the study's
+    (``"study"``, the built-in setting's). Returns (N, 7)."""
     n = int(rng.integers(2, 5)) if num_maps is None else num_maps
     alpha = rng.uniform((5 + n) / 2, (6 + n) / 2)
-    svs = sample_singular_values(rng, n, alpha)
+    svs = (sample_singular_values_original if check_style(style) == 1 else sample_singular_values)(rng, n, alpha)
     params = np.empty((n, 6))
     for i in range(n):
         signs = np.diag(rng.choice([-1.0, 1.0], size=2))
@@ -98,13 +121,17 @@ def max_singular_value(a: float, b: float, c: float, d: float) -> float:
 
 
 def jitter_system(system: np.ndarray, rng: np.random.Generator, low: float = 0.8, high: float = 1.1,
-                  tries: int = 4) -> np.ndarray:
-    """Single-Instance augmentation: multiply the six parameters of one random map by independent
-    ``U(low, high)`` factors, retrying up to ``tries`` times to keep its largest singular value <= 1
-    (the unjittered system if all fail). Probabilities are recomputed from the determinants."""
+                  tries: int = 4, style: str = "study") -> np.ndarray:
+    """Single-Instance augmentation: multiply one random map by ``U(low, high)``, retrying up to
+    ``tries`` times to keep its largest singular value <= 1 (the unjittered system if all fail).
+    ``"original"``: the map's six parameters by one factor (its shape kept: its singular values and
+    translation scale together), as Anderson & Farrell's code; ``"study"`` (the built-in setting's):
+    each parameter by its own factor (the map's shape changes too). Probabilities are recomputed
+    from the determinants, as the original's chaos game does."""
+    one = check_style(style) == 1
     i = min(int(rng.random() * len(system)), len(system) - 1)  # rng.integers, without its overhead
     for _ in range(tries):
-        row = system[i, :6] * (low + (high - low) * rng.random(6))
+        row = system[i, :6] * (low + (high - low) * rng.random(1 if one else 6))
         if max_singular_value(*row[:4].tolist()) <= 1.0:
             jittered = system.copy()
             jittered[i, :6] = row

@@ -97,10 +97,11 @@ def fractal_maker(name: str, split: str, image_size: int, seed: int, num_classes
     key = (int(seed), SPLIT_CODES[split], int(epoch))
     if name == "fractaldb":
         return FractalDBMaker(published_categories(num_classes), key, FractalDBConfig(image_size))
-    systems = sample_systems(num_classes, seed)
     if name == "fractal_single":
-        return SingleInstanceMaker(systems, key, SingleInstanceConfig(image_size))
+        config = SingleInstanceConfig(image_size)
+        return SingleInstanceMaker(sample_systems(num_classes, seed, config.style), key, config)
     config = MultiInstanceConfig(image_size)
+    systems = sample_systems(num_classes, seed, config.fractal.style)
     cache, cache_labels = build_cache(systems, key, config)
     return MultiInstanceMaker(cache, cache_labels, num_classes, key, config)
 

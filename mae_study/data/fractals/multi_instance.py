@@ -1,13 +1,19 @@
 """Multi-Instance (Anderson & Farrell): 1 to 5 fractals of different classes per image.
 
 A cache of gray fractals is rendered first (at half the image size, ``cache_per_class`` per class,
-jittered, bounding-box window); each image is a background plus 1..5 cache entries, each flipped,
+unjittered as the original's, bounding-box window); each image is a background plus 1..5 cache entries, each flipped,
 recoloured, resized to ``U(0.15, 0.6)`` of the image side (nearest neighbour) and placed at random,
 possibly partly outside (at least a quarter of its box inside). Targets are multi-hot over the
 classes of the pasted fractals (for BCE with ``pos_weight = classes / positives``).
 
-Departures: per-sample seeding (see ``seeding``); the cache is a pure function of ``(key,
-entry)``; nearest-neighbour resizing keeps "gray > 0" as the paste mask.
+Departures: per-sample seeding (see ``seeding``); nearest-neighbour resizing keeps "gray > 0" as
+the paste mask; the cache is fixed (``cache_per_class`` renders of every class, a pure function of
+``(key, entry)``, so any image can be made alone: resume, several processes) where the original's
+is rolling (each new image renders one fractal into a 512-entry ring, backgrounds included, and
+composes from what the ring holds). Unjittered renders of one class differ only in their chaos-game
+points and 3x3 patch, so a pasted fractal is drawn from the same distribution either way; what the
+fixed cache drops is the ring's correlation (an image's fractals come from the 512 most recently
+rendered classes, its background from a recent render).
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ class MultiInstanceConfig:
 
     image_size: int = 32
     cache_per_class: int = 8  # gray fractals rendered per class
+    cache_jitter: bool = False  # jitter the cached systems (the original does not)
     max_fractals: int = 5  # 1..max_fractals fractals per image
     size_range: tuple[float, float] = (0.15, 0.6)  # fractal side as a fraction of the image side
     flip_p: float = 0.5
@@ -55,7 +62,8 @@ def build_cache(systems: list[np.ndarray], key: tuple[int, ...], config: MultiIn
     for lo in range(0, len(labels), chunk):
         entries = range(lo, min(lo + chunk, len(labels)))
         rngs = [sample_rng((*key, STREAM_CACHE), e) for e in entries]
-        fractals = draw_fractals(rngs, [systems[labels[e]] for e in entries], config.fractal, window=False)
+        fractals = draw_fractals(rngs, [systems[labels[e]] for e in entries], config.fractal, window=False,
+                                 jitter=config.cache_jitter)
         cache[lo:lo + len(rngs)] = render_gray(fractals, h, config.fractal)
     return cache, labels
 
@@ -86,11 +94,11 @@ def generate_multi_instance(cache: np.ndarray, cache_labels: np.ndarray, num_cla
     side = np.maximum(2, np.round((lo + (hi - lo) * u[..., 7]) * size)).astype(np.int64)
     corner = -(side[..., None] // 2) + np.floor(u[..., 8:10] * size).astype(np.int64)  # top, left: at least
     boxes = np.concatenate([corner, side[..., None]], axis=-1)  # a quarter of the box inside the image
-    decays, ranges = background_params(v[:, :7])
+    decays, ranges = background_params(v[:, :7], config.fractal.style)
     lo, hi = config.blur_sigma
     blur = np.where(v[:, 7] < config.blur_p, lo + (hi - lo) * v[:, 8], 0.0)
     targets = np.zeros((batch, num_classes), dtype=np.float32)
     rows, slots = np.nonzero(used)
     targets[rows, cache_labels[items[rows, slots]]] = 1.0
-    backgrounds = render_backgrounds(seeds, decays, ranges, size)  # (B, S, S, 3)
+    backgrounds = render_backgrounds(seeds, decays, ranges, size, config.fractal.style)  # (B, S, S, 3)
     return compose_multi(cache, items, flips, colours, boxes, backgrounds, blur), targets

@@ -68,14 +68,17 @@ def filling_rate_loop(points, size, pad):
     return np.count_nonzero(image) / (size * size)
 
 
-def render_counts_loop(points, window, patch, size, out):
+def render_counts_loop(points, window, patch, size, out, original=False):
     """Anderson & Farrell's renderer: each point in the window (x0, w, y0, h) adds the 3x3 patch.
-    points (P, 2) float64, patch (3, 3) float32 -> out (size, size) float32 counts, zero on entry."""
+    points (P, 2) float64, patch (3, 3) float32 -> out (size, size) float32 counts, zero on entry.
+    ``original``: ``size - 1`` pixel widths across the window, as the original code (else ``size``)."""
     x0, w, y0, h = window[0], window[1], window[2], window[3]
-    kx, ky = size / w, size / h
+    bins = size - 1 if original else size
+    kx, ky = bins / w, bins / h
     for p in range(len(points)):
         fx, fy = (points[p, 0] - x0) * kx, (points[p, 1] - y0) * ky
-        if 0.0 <= fx <= size and 0.0 <= fy <= size:
+        inside = (-1.0 < fx < size and -1.0 < fy < size) if original else (0.0 <= fx <= size and 0.0 <= fy <= size)
+        if inside:
             row, col = min(int(fy), size - 1), min(int(fx), size - 1)
             for dy in range(-1, 2):
                 for dx in range(-1, 2):
@@ -202,14 +205,14 @@ def fractal_gray_reference(system: np.ndarray, size: int, rng: np.random.Generat
                            window: bool = True) -> np.ndarray:
     """Anderson & Farrell's gray fractal: jitter, one numba chain from the first map's fixed point,
     window, patch counts / max. (size, size) float32."""
-    system = jitter_system(system, rng)
+    system = jitter_system(system, rng, style="original")
     points = np.empty((num_points + 1, 2))
     iterate_chain_jit(system[:, :6], cumulative(system), fixed_point(system), rng.random(num_points), points)
     points = points[np.isfinite(points).all(axis=1)]
     scale, shift = (rng.uniform(0.5, 2.0, 2), rng.uniform(-0.2, 0.2, 2)) if window else ((1, 1), (0, 0))
     patch = (rng.random((3, 3)) < 0.5).astype(np.float32)
     gray = np.zeros((size, size), dtype=np.float32)
-    render_counts_loop_jit(points, window_of(points, scale, shift), patch, size, gray)
+    render_counts_loop_jit(points, window_of(points, scale, shift), patch, size, gray, True)
     return gray / max(gray.max(), 1e-12)
 
 

@@ -6,10 +6,15 @@
   on and 0 off, and later points overwrite earlier ones (last writer wins), as the original's loop.
 - ``filling_rates``: FractalDB's acceptance test: one pixel per point, nonzero pixels / size^2.
 - ``render_counts``: Anderson & Farrell's renderer. A window (the bounding box, each axis scaled and
-  its centre shifted) is mapped onto the image (``col = int((x - x0) * size / w)``; points outside
-  the window dropped); each point adds a random 3x3 binary patch, which is the same as counting
-  points per pixel and convolving the counts with the patch once; the result is divided by its
-  maximum, so values lie in [0, 1].
+  its centre shifted) is mapped onto the image; each point adds a random 3x3 binary patch, which is
+  the same as counting points per pixel and convolving the counts with the patch once; the result
+  is divided by its maximum, so values lie in [0, 1]. Two binnings (``style``): ``"original"``, as
+  the original code, ``col = int((x - x0) (size - 1) / w)`` truncated toward zero and kept when
+  ``0 <= col < size`` (the window spans ``size - 1`` pixel widths; the first column also takes the
+  points up to one pixel left of the window, the last the points up to one pixel right of it);
+  ``"study"`` (the built-in setting's, kept so its images stay reproducible), ``col = int((x - x0)
+  size / w)``, points outside the window dropped (``size`` bins: the same fractal about one pixel
+  smaller in the image's frame).
 
 Points are (S, P, 2) float32 with NaN for dropped points (see ``ifs.iterate``); ``x`` is the column,
 ``y`` the row.
@@ -20,6 +25,7 @@ import numpy as np
 from numba import njit, prange
 
 from .seeding import splitmix_next, substream
+from .style import check_style
 
 
 @njit(cache=True)
@@ -127,19 +133,23 @@ def filling_rates(points: np.ndarray, size: int = 512, pad: int = 6) -> np.ndarr
 
 
 @njit(cache=True)
-def _render_counts_one(points, scale_x, scale_y, shift_x, shift_y, patch, size, out):
+def _render_counts_one(points, scale_x, scale_y, shift_x, shift_y, patch, size, original, out):
     # one cloud: points (P, 2), patch (9,) -> out (size, size) float32 in [0, 1]
     xmin, xmax, ymin, ymax, n = _bbox(points)
     ex, ey = max(xmax - xmin, 1e-12), max(ymax - ymin, 1e-12)
     w, h = ex * scale_x, ey * scale_y
     x0 = (xmin + xmax) / 2 + shift_x * ex - w / 2
     y0 = (ymin + ymax) / 2 + shift_y * ey - h / 2
-    kx, ky = size / w, size / h
+    bins = size - 1 if original else size
+    kx, ky = bins / w, bins / h
     counts = np.zeros((size + 2, size + 2), dtype=np.float32)  # points per pixel, 1-pixel border
     for p in range(points.shape[0] if n > 0 else 0):
         fx = (np.float64(points[p, 0]) - x0) * kx
         fy = (np.float64(points[p, 1]) - y0) * ky
-        if 0.0 <= fx <= size and 0.0 <= fy <= size:  # False for NaN
+        if original:  # int() truncates toward zero: (-1, size) -> columns 0 .. size - 1
+            if -1.0 < fx < size and -1.0 < fy < size:  # False for NaN
+                counts[1 + np.int64(fy), 1 + np.int64(fx)] += 1.0
+        elif 0.0 <= fx <= size and 0.0 <= fy <= size:  # False for NaN
             counts[1 + min(np.int64(fy), size - 1), 1 + min(np.int64(fx), size - 1)] += 1.0
     # every point pastes the patch centred on it: pixel (r, c) gets cell (dy, dx) of each point at
     # (r - dy, c - dx), one shifted add per nonzero cell (the inner loop is contiguous: SIMD)
@@ -163,15 +173,15 @@ def _render_counts_one(points, scale_x, scale_y, shift_x, shift_y, patch, size, 
 
 
 @njit(cache=True, parallel=True)
-def _render_counts_kernel(points, scales, shifts, patches, size, out):
+def _render_counts_kernel(points, scales, shifts, patches, size, original, out):
     # points (S, P, 2), scales (S, 2), shifts (S, 2), patches (S, 9) -> out (S, size, size) float32
     for s in prange(points.shape[0]):
         _render_counts_one(points[s], scales[s, 0], scales[s, 1], shifts[s, 0], shifts[s, 1], patches[s], size,
-                           out[s])
+                           original, out[s])
 
 
 def render_counts(points: np.ndarray, scales: np.ndarray, shifts: np.ndarray, patches: np.ndarray,
-                  size: int) -> np.ndarray:
+                  size: int, style: str = "study") -> np.ndarray:
     """Anderson & Farrell rendering.
 
     Args:
@@ -180,10 +190,11 @@ def render_counts(points: np.ndarray, scales: np.ndarray, shifts: np.ndarray, pa
         shifts: (S, 2) window centre shift per axis, as a fraction of the box's extent.
         patches: (S, 9) float32 binary 3x3 patches, row-major.
         size: image side.
+        style: ``"original"`` (``size - 1`` pixel widths across the window) or ``"study"`` (``size``).
     Returns:
         (S, size, size) float32 in [0, 1], 0 where no point landed.
     """
     out = np.empty((len(points), size, size), dtype=np.float32)
     _render_counts_kernel(points, np.asarray(scales, dtype=np.float64), np.asarray(shifts, dtype=np.float64),
-                          np.asarray(patches, dtype=np.float32), size, out)
+                          np.asarray(patches, dtype=np.float32), size, check_style(style) == 1, out)
     return out

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .ifs import pack_systems
+from .style import check_style
 
 
 def iterate_torch(systems: list[np.ndarray], num_points: int, starts: np.ndarray | None = None,
@@ -103,12 +104,14 @@ def render_patch_torch(points: torch.Tensor, size: int, pad: int, masks: torch.T
 
 
 def render_counts_torch(points: torch.Tensor, scales: torch.Tensor, shifts: torch.Tensor, patches: torch.Tensor,
-                        size: int) -> torch.Tensor:
-    """Anderson & Farrell rendering, as ``render.render_counts``: bincount, then one grouped convolution.
+                        size: int, style: str = "study") -> torch.Tensor:
+    """Anderson & Farrell rendering, as ``render.render_counts`` (the same binning ``style``):
+    bincount, then one grouped convolution.
 
     Args:
         points: (S, P, 2); positions computed in float64.
         scales, shifts: (S, 2); patches: (S, 9) binary.
+        style: ``"original"`` (``size - 1`` pixel widths across the window) or ``"study"``.
     Returns:
         (S, size, size) float32 in [0, 1].
     """
@@ -121,11 +124,16 @@ def render_counts_torch(points: torch.Tensor, scales: torch.Tensor, shifts: torc
     w, h = ex * scales[:, 0], ey * scales[:, 1]
     x0 = (xmin + xmax) / 2 + shifts[:, 0] * ex - w / 2
     y0 = (ymin + ymax) / 2 + shifts[:, 1] * ey - h / 2
-    fx = (pts[..., 0] - x0[:, None]) * (size / w)[:, None]  # (S, P) in pixels
-    fy = (pts[..., 1] - y0[:, None]) * (size / h)[:, None]
-    ok = finite & (fx >= 0) & (fx <= size) & (fy >= 0) & (fy <= size)
-    col = fx.nan_to_num(0.0).clamp(0, size - 1).long()
-    row = fy.nan_to_num(0.0).clamp(0, size - 1).long()
+    original = check_style(style) == 1
+    bins = size - 1 if original else size
+    fx = (pts[..., 0] - x0[:, None]) * (bins / w)[:, None]  # (S, P) in pixels
+    fy = (pts[..., 1] - y0[:, None]) * (bins / h)[:, None]
+    if original:  # truncation toward zero: (-1, size) -> 0 .. size - 1
+        ok = finite & (fx > -1) & (fx < size) & (fy > -1) & (fy < size)
+    else:
+        ok = finite & (fx >= 0) & (fx <= size) & (fy >= 0) & (fy <= size)
+    col = fx.nan_to_num(0.0).trunc().clamp(0, size - 1).long()
+    row = fy.nan_to_num(0.0).trunc().clamp(0, size - 1).long()
     index = (torch.arange(S, device=dev)[:, None] * size * size + row * size + col)[ok]
     counts = torch.bincount(index, minlength=S * size * size).float().view(1, S, size, size)
     # every point pastes the patch centred on it: a true convolution, so flip for conv2d's correlation
