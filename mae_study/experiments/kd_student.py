@@ -256,7 +256,7 @@ def _defaults() -> dict[str, dict]:
             "head_images": 500, "device": "auto"}
     return {"ci": {**base, "embed_dim": 24, "depth": 2, "image_size": 16, "num_train": 100, "num_test": 100,
                    "num_epochs": 2, "average_last": 1, "batch_size": 20, "head_images": 20},
-            "cpu": dict(base),
+            "cpu": {**base, "num_train": 2000},  # 1,000 until 2026-12
             "gpu": {**base, **deit, "image_size": 96, "patch_size": 8},
             "paper": {**base, **deit, "dataset": "cifar100", "data_setting": None, "image_size": 224,
                       "patch_size": 16}}
