@@ -152,6 +152,9 @@ def fixed_point(system: np.ndarray) -> np.ndarray:
 
 # ---- the batched chaos game -----------------------------------------------------------------------
 
+ORIGINAL_POINTS = 100_000  # Anderson & Farrell's chaos-game points per image, at any image size
+
+
 def num_points(image_size: int, points_per_pixel: float) -> int:
     """Chaos-game points for one image of side ``image_size``: ``points_per_pixel * size^2``, at least 256
     (the originals use a fixed count: 100,000 or 200,000 whatever the size)."""

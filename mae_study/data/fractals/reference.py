@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .ifs import fixed_point, jitter_system
+from .ifs import ORIGINAL_POINTS, fixed_point, jitter_system
 
 # ---- per-point loops (plain Python; the same source compiled by numba below) ----------------------
 
@@ -201,7 +201,7 @@ def filling_rate_reference(system: np.ndarray, rng: np.random.Generator, size: i
     return filling_rate_loop(drop_diverged(points), size, pad)
 
 
-def fractal_gray_reference(system: np.ndarray, size: int, rng: np.random.Generator, num_points: int = 100_000,
+def fractal_gray_reference(system: np.ndarray, size: int, rng: np.random.Generator, num_points: int = ORIGINAL_POINTS,
                            window: bool = True) -> np.ndarray:
     """Anderson & Farrell's gray fractal: jitter, one numba chain from the first map's fixed point,
     window, patch counts / max. (size, size) float32."""
@@ -217,7 +217,7 @@ def fractal_gray_reference(system: np.ndarray, size: int, rng: np.random.Generat
 
 
 def single_instance_reference(system: np.ndarray, size: int, rng: np.random.Generator,
-                              num_points: int = 100_000) -> np.ndarray:
+                              num_points: int = ORIGINAL_POINTS) -> np.ndarray:
     """One Single-Instance image the original way: (3, size, size) uint8."""
     gray = fractal_gray_reference(system, size, rng, num_points)
     if rng.random() < 0.5:
