@@ -134,7 +134,8 @@ class SiblingsSetting(BuiltinSetting):
         # exactly what the original loader recorded, so its cached files and run records still match
         # (its records predate the fractal's ``style`` field: they were drawn in the study style)
         generator = asdict(BuiltinConfig(image_size))
-        assert generator["fractal"].pop("style") == "study"
+        if generator["fractal"].pop("style") != "study":
+            raise ValueError("siblings-v1 is drawn in the study style; its fractal config says otherwise")
         return {"task_seed": TASK_SEED, "generator": generator}
 
 
