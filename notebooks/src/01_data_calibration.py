@@ -30,9 +30,13 @@ rows = run_calibration(params)
 pd.DataFrame(rows.values()).round(3)
 
 # %%
-# NBVAL_CHECK_OUTPUT
 for task, row in rows.items():
     print(task, result_line(row))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from mae_study.ci_check import check_ci, prefixed
+check_ci("01_data_calibration", prefixed(rows), params["profile"])
 
 # %% [markdown]
 # ## What to conclude

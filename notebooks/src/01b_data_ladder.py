@@ -36,7 +36,8 @@ table.round(2)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(table.round(2).to_string())
+from mae_study.ci_check import check_ci, frame_values
+check_ci("01b_data_ladder", frame_values(table, ["task", "rung"]), params["profile"], percent=True)
 
 # %% [markdown]
 # ## The goals

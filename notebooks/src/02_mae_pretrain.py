@@ -48,8 +48,12 @@ run
 run.read("metrics.csv").round(4)
 
 # %%
-# NBVAL_CHECK_OUTPUT
 print(result_line(run.read("final.json")))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from mae_study.ci_check import check_ci
+check_ci("02_mae_pretrain", run.read("final.json"), params["profile"])
 
 # %%
 reporting.plot_loss_curves(run.read("metrics.csv").assign(run=run.name));

@@ -43,8 +43,12 @@ steps = run.read("steps.csv")
 reporting.plot_ratio_and_loss(steps);
 
 # %%
-# NBVAL_CHECK_OUTPUT
 print(result_line(run.read("final.json")))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from mae_study.ci_check import check_ci
+check_ci("03_dynmask_pretrain", run.read("final.json"), params["profile"])
 
 # %% [markdown]
 # ## What to conclude

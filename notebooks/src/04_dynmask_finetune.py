@@ -39,8 +39,12 @@ history = run.read("metrics.csv")
 reporting.plot_loss_curves(history.assign(run=run.name), y="test_accuracy");
 
 # %%
-# NBVAL_CHECK_OUTPUT
 print(result_line(run.read("final.json")))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from mae_study.ci_check import check_ci
+check_ci("04_dynmask_finetune", run.read("final.json"), params["profile"])
 
 # %% [markdown]
 # ## What to conclude

@@ -66,9 +66,13 @@ for mode in MODES:
 pd.DataFrame({mode: r.read("final.json") for mode, r in evals.items()}).T
 
 # %%
-# NBVAL_CHECK_OUTPUT
 for r in [run, *evals.values()]:
     print(r.name, result_line(r.read("final.json")))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from mae_study.ci_check import check_ci, prefixed
+check_ci("06_mae_ablation_pretrain", prefixed({r.name: r.read("final.json") for r in [run, *evals.values()]}), params["profile"])
 
 # %% [markdown]
 # ## What to conclude

@@ -42,7 +42,8 @@ summary.round(2)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(summary.round(2).to_string())
+from mae_study.ci_check import check_ci, frame_values
+check_ci("07_mae_ablation_sweep", frame_values(summary, ["table", "arm"]), params["profile"], percent=True)
 
 # %%
 pd.set_option("display.max_colwidth", 160)

@@ -57,9 +57,13 @@ adapted = [run_adapt(adapt_params(P, t, mode, params["adapt_seed"], teacher_run=
 kd_tables.table1(P).round(2)
 
 # %%
-# NBVAL_CHECK_OUTPUT
 for run in [*teachers.values(), *adapted]:
     print(run.name, result_line(run.read("final.json")))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from mae_study.ci_check import check_ci, prefixed
+check_ci("08_kd_teachers", prefixed({r.name: r.read("final.json") for r in [*teachers.values(), *adapted]}), params["profile"])
 
 # %% [markdown]
 # ## What to conclude

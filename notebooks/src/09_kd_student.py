@@ -50,8 +50,12 @@ terms = [c for c in ("train_loss", "ce_student", "ce_cl", "ce_mim", "kd", "attn"
 reporting.plot_loss_curves(history.melt("epoch", terms, "term", "value"), y="value", hue="term");
 
 # %%
-# NBVAL_CHECK_OUTPUT
 print(result_line(run.read("final.json")))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from mae_study.ci_check import check_ci
+check_ci("09_kd_student", run.read("final.json"), params["profile"])
 
 # %% [markdown]
 # ## What to conclude

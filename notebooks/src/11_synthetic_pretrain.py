@@ -62,8 +62,12 @@ reporting.plot_loss_curves(history, y="eval_mAP" if "eval_mAP" in history else "
 synthetic_tables.speeds(run.read("final.json"), params["data_source"])
 
 # %%
-# NBVAL_CHECK_OUTPUT
 print(result_line(run.read("final.json")))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from mae_study.ci_check import check_ci
+check_ci("11_synthetic_pretrain", run.read("final.json"), params["profile"])
 
 # %% [markdown]
 # ## What to conclude

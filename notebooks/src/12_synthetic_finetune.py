@@ -49,8 +49,12 @@ history = run.read("metrics.csv").assign(run=run.name)
 reporting.plot_loss_curves(history, y="train_loss");
 
 # %%
-# NBVAL_CHECK_OUTPUT
 print(result_line(run.read("final.json")))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from mae_study.ci_check import check_ci
+check_ci("12_synthetic_finetune", run.read("final.json"), params["profile"])
 
 # %% [markdown]
 # ## What to conclude

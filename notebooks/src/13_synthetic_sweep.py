@@ -38,5 +38,9 @@ synthetic_tables.figure2(params["profile"]);
 synthetic_claims.claims(params["profile"])
 
 # %%
+figure2.round(2)
+
+# %%
 # NBVAL_CHECK_OUTPUT
-print(figure2.round(2).to_string())
+from mae_study.ci_check import check_ci, frame_values
+check_ci("13_synthetic_sweep", frame_values(figure2, ["downstream", "model", "pretrain_set"]), params["profile"], percent=True)
