@@ -31,7 +31,7 @@ from timm.data.auto_augment import rand_augment_transform
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from .batch import Draws
+from mae_study.batch import Draws
 
 TRIALS = 10  # crop boxes tried per image before the centre-crop fallback (torchvision's count)
 

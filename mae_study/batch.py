@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
-from .masking import Masking, sample_mask
+from mae_study.masking import Masking, sample_mask
 
 TARGET_KINDS = ("class", "multi_hot", "soft")
 
@@ -134,7 +134,7 @@ class BatchMaker:
 def prepare(data, idx: torch.Tensor, device, hflip_gen: torch.Generator | None, rows: slice | None = None):
     """uint8 images of ``idx[rows]`` -> normalised float (B, C, H, W) on device, flipped at random
     (flips drawn for all of ``idx``), and their labels: one `Flip` batch of an in-memory set."""
-    from .augment import Flip
+    from mae_study.augment import Flip
     make = BatchMaker(Flip() if hflip_gen is not None else None, None, data.mean, data.std, data.num_classes,
                       len(idx), rows, device)
     part = idx if rows is None else idx[rows]

@@ -10,9 +10,9 @@ import os
 import pandas as pd
 from IPython.display import Markdown
 
-from .params import PROFILES, check_profile
-from .paths import reference_root
-from .results import find_runs
+from mae_study.params import PROFILES, check_profile
+from mae_study.paths import reference_root
+from mae_study.results import find_runs
 
 
 def book_profile() -> str:

@@ -13,9 +13,9 @@ import argparse
 
 import pandas as pd
 
-from .params import PROFILES, check_profile
-from .paths import results_root
-from .results import find_runs
+from mae_study.params import PROFILES, check_profile
+from mae_study.paths import results_root
+from mae_study.results import find_runs
 
 
 def rebuild_cost(profile: str) -> pd.DataFrame:
@@ -46,7 +46,7 @@ def sweep_records(profile: str) -> pd.DataFrame:
     """One row per sweep record (`_sweeps/<sweep>.json`): its runs, the wall time of the call that
     wrote it, the runs' summed recorded wall time (minutes), the mean training images/s of its
     pre-training and other trained runs, and the CPU(s) that ran them."""
-    from .results import read_json
+    from mae_study.results import read_json
     folder = results_root() / check_profile(profile) / "_sweeps"
     rows = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:

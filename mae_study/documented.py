@@ -11,7 +11,7 @@ import re
 import shlex
 from pathlib import Path
 
-from .paths import REPO_ROOT
+from mae_study.paths import REPO_ROOT
 
 _STARTS = ("papermill notebooks/", "python -m mae_study.sweep ")
 

@@ -36,15 +36,15 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from .batch import Batch, BatchMaker, StepContext, check_target_kind, prepare  # noqa: F401 (re-exported)
-from .distributed import all_reduce_mean, barrier, get_local_rank, get_world_size, is_main_process, rank_slice
-from .evaluation import evaluate  # noqa: F401 (re-exported)
-from .hooks import Hook
-from .loaders import Data, batches, data_target_kind, load_batches
-from .losses import classification_loss, multilabel_loss  # noqa: F401 (re-exported)
-from .optim import lr_at, make_optimizer, set_lr  # noqa: F401 (re-exported)
-from .results import RunDir, save_torch, to_jsonable
-from .train_config import AMP_DTYPES, COMPILE_MODES, TrainConfig  # noqa: F401 (re-exported)
+from mae_study.batch import Batch, BatchMaker, StepContext, check_target_kind, prepare  # noqa: F401 (re-exported)
+from mae_study.distributed import all_reduce_mean, barrier, get_local_rank, get_world_size, is_main_process, rank_slice
+from mae_study.evaluation import evaluate  # noqa: F401 (re-exported)
+from mae_study.hooks import Hook
+from mae_study.loaders import Data, batches, data_target_kind, load_batches
+from mae_study.losses import classification_loss, multilabel_loss  # noqa: F401 (re-exported)
+from mae_study.optim import lr_at, make_optimizer, set_lr  # noqa: F401 (re-exported)
+from mae_study.results import RunDir, save_torch, to_jsonable
+from mae_study.train_config import AMP_DTYPES, COMPILE_MODES, TrainConfig  # noqa: F401 (re-exported)
 
 RESUME_MAY_CHANGE = ("device", "compile")  # settings a resumed run may change: where and how fast, not what
 

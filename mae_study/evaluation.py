@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from sklearn.metrics import average_precision_score
 from tqdm.auto import tqdm
 
-from .batch import normalize
-from .distributed import is_main_process
-from .loaders import Data, batches, data_target_kind, load_batches
+from mae_study.batch import normalize
+from mae_study.distributed import is_main_process
+from mae_study.loaders import Data, batches, data_target_kind, load_batches
 
 
 def mean_average_precision(scores: np.ndarray, targets: np.ndarray) -> float:

@@ -5,8 +5,8 @@ torch's FlopCounterMode on the CPU. A training step costs about 3x the forward (
 """
 from __future__ import annotations
 
-from .masking import num_visible
-from .models.mae import MAEConfig
+from mae_study.masking import num_visible
+from mae_study.models.mae import MAEConfig
 
 
 def block_flops(tokens: int, dim: int, mlp_ratio: float = 4.0) -> int:

@@ -22,7 +22,7 @@ from typing import Callable
 import torch.nn as nn
 from timm.utils import ModelEmaV3
 
-from .batch import StepContext
+from mae_study.batch import StepContext
 
 
 class Hook:

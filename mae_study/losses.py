@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from timm.utils import unwrap_model  # the model inside DDP / torch.compile wrappers
 
-from .batch import Batch, StepContext, check_target_kind
-from .evaluation import top1_hit
-from .masking import check_sampling
-from .schedules import Schedule
+from mae_study.batch import Batch, StepContext, check_target_kind
+from mae_study.evaluation import top1_hit
+from mae_study.masking import check_sampling
+from mae_study.schedules import Schedule
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .masking import num_visible, sample_mask, unpatchify
-from .models.mae import MAEConfig, reconstruction_target
-from .results import RunDir
-from .style import book_style
+from mae_study.masking import num_visible, sample_mask, unpatchify
+from mae_study.models.mae import MAEConfig, reconstruction_target
+from mae_study.results import RunDir
+from mae_study.style import book_style
 
 
 def _recon_files(run: RunDir) -> list[Path]:

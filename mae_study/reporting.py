@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .style import book_style
+from mae_study.style import book_style
 
 
 def show_params(params: dict) -> pd.DataFrame:

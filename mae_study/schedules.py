@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from .masking import check_mask_ratio
+from mae_study.masking import check_mask_ratio
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,16 @@ from functools import partial
 
 from tqdm.auto import tqdm
 
-from .distributed import cleanup_distributed, get_world_size, init_distributed, is_main_process
-from .params import PROFILES
-from .paths import results_root
-from .results import RunDir, write_json
+from mae_study.distributed import cleanup_distributed, get_world_size, init_distributed, is_main_process
+from mae_study.params import PROFILES
+from mae_study.paths import results_root
+from mae_study.results import RunDir, write_json
 
 
 def dynmask_plan(profile: str):
-    from .experiments import dynmask, rungs
-    from .experiments.finetune import run_finetune
-    from .experiments.pretrain import run_pretrain
+    from mae_study.experiments import dynmask, rungs
+    from mae_study.experiments.finetune import run_finetune
+    from mae_study.experiments.pretrain import run_pretrain
     plan = [(dynmask.PRETRAIN, name, dynmask.DYNMASK_PRETRAIN.resolve(profile, **o), run_pretrain)
             for name, o in dynmask.pretrain_runs(profile)]
     tunes = [(dynmask.FINETUNE, name, dynmask.DYNMASK_FINETUNE.resolve(profile, **o), run_finetune)
@@ -37,27 +37,27 @@ def dynmask_plan(profile: str):
 
 
 def mae_ablations_plan(profile: str, tables: tuple[str, ...] | None = None):
-    from .experiments import ablations
+    from mae_study.experiments import ablations
     return ablations.plan(profile, tables or ablations.TABLES)
 
 
 def ladder_plan(profile: str):
-    from .experiments import ladder
+    from mae_study.experiments import ladder
     return ladder.plan(profile)
 
 
 def kd_plan(profile: str):
-    from .experiments.kd import kd_plan as plan
+    from mae_study.experiments.kd import kd_plan as plan
     return plan(profile)
 
 
 def synthetic_plan(profile: str):
-    from .experiments import synthetic
+    from mae_study.experiments import synthetic
     return synthetic.synthetic_plan(profile)
 
 
 def _ablation_tables() -> tuple[str, ...]:
-    from .experiments.ablations import TABLES
+    from mae_study.experiments.ablations import TABLES
     return TABLES
 
 
@@ -172,7 +172,7 @@ def _write_sweep_record(sweep: str, profile: str, plan, status: list[dict], wall
 def refresh_sweep_record(sweep: str, profile: str) -> dict:
     """Recomputes the recorded part of an existing sweep record (its last call is kept), e.g. after
     the record's format gained a field; returns the record."""
-    from .results import read_json
+    from mae_study.results import read_json
     path = results_root() / profile / "_sweeps" / f"{sweep}.json"
     record = {**read_json(path), **_recorded(profile, SWEEPS[sweep](profile))}
     write_json(path, record)
@@ -193,7 +193,7 @@ def main(argv=None) -> None:
             parser.error("--threads must be >= 1")
         import torch
         torch.set_num_threads(args.threads)
-    from .experiments.common import resolve_device
+    from mae_study.experiments.common import resolve_device
     plan = SWEEPS[args.sweep](args.profile)
     devices = {resolve_device(params["device"]) for _, _, params, _ in plan if "device" in params}
     init_distributed("cuda" if any(d.startswith("cuda") for d in devices) else "cpu")  # no-op without torchrun

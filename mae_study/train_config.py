@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .augment import Augment, Flip, Mixup
-from .optim import LR_SCHEDULES, OPTIMIZERS
+from mae_study.augment import Augment, Flip, Mixup
+from mae_study.optim import LR_SCHEDULES, OPTIMIZERS
 
 AMP_DTYPES = {None: None, "bfloat16": torch.bfloat16}
 COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune")

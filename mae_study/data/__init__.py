@@ -12,8 +12,8 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
-from .base import ImageTensorDataset, channel_stats
-from .real import DatasetNotFoundError
+from mae_study.data.base import ImageTensorDataset, channel_stats
+from mae_study.data.real import DatasetNotFoundError
 
 
 @dataclass(frozen=True)
@@ -121,18 +121,18 @@ def load_dataset(
     size = image_size if image_size is not None else spec.image_size
     args = dict(split=split, image_size=size, seed=seed, num_samples=num_samples, **kwargs)
     if name == "builtin":
-        from .builtin import load_builtin  # written separately; imported only when asked for
+        from mae_study.data.builtin import load_builtin  # written separately; imported only when asked for
 
         return load_builtin(**args)
     if name in FRACTALS:
-        from .fractals import load_fractal
+        from mae_study.data.fractals import load_fractal
 
         return load_fractal(name, **args)
     if name == "digits":
-        from .digits import load_digits
+        from mae_study.data.digits import load_digits
 
         return load_digits(**args)
-    from .real import load_real
+    from mae_study.data.real import load_real
 
     return load_real(name, **args)
 

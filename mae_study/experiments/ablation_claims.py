@@ -14,11 +14,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..claims import Claim, Difference, claims_frame, deterministic_verdict, difference, standard_error_from_sd
-from .ablations import MODES
-from .ablation_results import (MODE_NAMES, SamplingArm, arm_label, encoder_width, paper_key, paper_numbers, results,
+from mae_study.claims import Claim, Difference, claims_frame, deterministic_verdict, difference, standard_error_from_sd
+from mae_study.experiments.ablations import MODES
+from mae_study.experiments.ablation_results import (MODE_NAMES, SamplingArm, arm_label, encoder_width, paper_key, paper_numbers, results,
                                scratch_paper_numbers)
-from .step_cost_report import step_cost_table
+from mae_study.experiments.step_cost_report import step_cost_table
 
 COLUMNS = {"table": "table", "claim": "claim", "metric": "metric", "paper": "paper", "measured": "ours",
            "verdict": "verdict"}

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..models.mae import MAEConfig
-from ..params import check_profile
-from ..paths import reference_root
-from ..results import load_runs
-from .ablations import FINETUNE, GRIDS, PRETRAIN, TABLES, check_table, pretrain_name, pretrain_params, \
+from mae_study.models.mae import MAEConfig
+from mae_study.params import check_profile
+from mae_study.paths import reference_root
+from mae_study.results import load_runs
+from mae_study.experiments.ablations import FINETUNE, GRIDS, PRETRAIN, TABLES, check_table, pretrain_name, pretrain_params, \
     table_pretrain_runs
-from .pretrain import build_model_config
+from mae_study.experiments.pretrain import build_model_config
 
 MODE_NAMES = {"full": "fine-tune", "linear": "linear probe"}
 """How the book names the two evaluation modes."""

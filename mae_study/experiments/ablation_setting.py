@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..flops import mae_forward_flops
-from ..models import mae_config
-from ..models.mae import MAEConfig
-from ..params import check_profile
-from ..results import RunDir, load_runs
-from .ablations import FINETUNE, GRIDS, MAE_ABLATION_PRETRAIN, MODES, PRETRAIN
-from .ablation_results import PAPER_SETTING, VIT_L, baseline_run
+from mae_study.flops import mae_forward_flops
+from mae_study.models import mae_config
+from mae_study.models.mae import MAEConfig
+from mae_study.params import check_profile
+from mae_study.results import RunDir, load_runs
+from mae_study.experiments.ablations import FINETUNE, GRIDS, MAE_ABLATION_PRETRAIN, MODES, PRETRAIN
+from mae_study.experiments.ablation_results import PAPER_SETTING, VIT_L, baseline_run
 
 
 def _device(hardware: dict) -> str:

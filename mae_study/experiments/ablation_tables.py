@@ -10,13 +10,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from ..params import check_profile
-from ..reporting import mean_spread
-from ..results import RunDir
-from ..style import book_style
-from . import rungs as task_rungs
-from .ablations import GRIDS, MODES, PRETRAIN, TABLES, check_table, finetune_params, table_pretrain_runs
-from .ablation_results import (MODE_NAMES, arm_label, arm_value, encoder_width, mean_sd, paper_key, paper_numbers,
+from mae_study.params import check_profile
+from mae_study.reporting import mean_spread
+from mae_study.results import RunDir
+from mae_study.style import book_style
+from mae_study.experiments import rungs as task_rungs
+from mae_study.experiments.ablations import GRIDS, MODES, PRETRAIN, TABLES, check_table, finetune_params, table_pretrain_runs
+from mae_study.experiments.ablation_results import (MODE_NAMES, arm_label, arm_value, encoder_width, mean_sd, paper_key, paper_numbers,
                                pretrain_table, results)
 
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..params import Experiment, check_profile
-from . import rungs
-from .common import ratio_tag
-from .finetune import check_finetune, finetune_defaults, finetune_naming, run_finetune
-from .pretrain import build_model_config, check_pretrain, pretrain_defaults, run_pretrain
-from .skeleton import auto_run_name
-from .step_cost import STEP_COST  # noqa: F401 (the chapter's third experiment: the step timings)
+from mae_study.params import Experiment, check_profile
+from mae_study.experiments import rungs
+from mae_study.experiments.common import ratio_tag
+from mae_study.experiments.finetune import check_finetune, finetune_defaults, finetune_naming, run_finetune
+from mae_study.experiments.pretrain import build_model_config, check_pretrain, pretrain_defaults, run_pretrain
+from mae_study.experiments.skeleton import auto_run_name
+from mae_study.experiments.step_cost import STEP_COST  # noqa: F401 (the chapter's third experiment: the step timings)
 
 PRETRAIN = "mae_ablation_pretrain"
 FINETUNE = "mae_ablation_finetune"
@@ -220,6 +220,6 @@ def plan(profile: str, tables: tuple[str, ...] = TABLES) -> list[tuple[str, str,
     out += rungs.probe_entries(list(ft.values()))  # the task's pixel probe, shown beside the arms
     out += [(FINETUNE, name, p, run_finetune) for name, p in ft.items()]
     if "mask_token" in tables:
-        from .step_cost import step_cost_plan
+        from mae_study.experiments.step_cost import step_cost_plan
         out += step_cost_plan(profile)
     return out

@@ -6,12 +6,12 @@ import time
 
 import torch
 
-from ..data import load_dataset
-from ..data.builtin import linear_probe_accuracy
-from ..params import Experiment, check_profile
-from ..results import RunDir, load_runs, provenance
-from .finetune import finetune_defaults, run_finetune
-from .skeleton import changed_params, execute_run, params_tag
+from mae_study.data import load_dataset
+from mae_study.data.builtin import linear_probe_accuracy
+from mae_study.params import Experiment, check_profile
+from mae_study.results import RunDir, load_runs, provenance
+from mae_study.experiments.finetune import finetune_defaults, run_finetune
+from mae_study.experiments.skeleton import changed_params, execute_run, params_tag
 
 EXPERIMENT = "data_calibration"
 TASKS = ("builtin", "digits")

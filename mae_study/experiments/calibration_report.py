@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..data.builtin import DEFAULT_SETTING
-from ..params import check_profile
-from ..results import load_runs
-from .calibration import EXPERIMENT
+from mae_study.data.builtin import DEFAULT_SETTING
+from mae_study.params import check_profile
+from mae_study.results import load_runs
+from mae_study.experiments.calibration import EXPERIMENT
 
 COLUMNS = {"final.task": "task", "final.num_train": "train images", "final.num_test": "test images",
            "final.image_size": "image size", "final.chance": "chance",

@@ -32,7 +32,7 @@ def check_data_setting(p) -> None:
     setting = p.get("data_setting")
     if setting is None:
         return
-    from ..data.builtin import BUILTIN_SETTINGS
+    from mae_study.data.builtin import BUILTIN_SETTINGS
     if setting not in BUILTIN_SETTINGS:
         raise ValueError(f"data_setting must be None or one of {sorted(BUILTIN_SETTINGS)}, got {setting!r}")
     if p["dataset"] != "builtin":
@@ -56,7 +56,7 @@ def check_lengths(p) -> None:
 def averaged_accuracy(test, p, device: str, progress: bool = False):
     """An ``eval_fn`` for `fit` that evaluates ``test`` only in the last ``p["average_last"]``
     epochs, the ones whose accuracy is averaged (it saves most of the test passes)."""
-    from ..evaluation import evaluate
+    from mae_study.evaluation import evaluate
 
     def eval_fn(model, epoch):
         if epoch < p["num_epochs"] - p["average_last"]:

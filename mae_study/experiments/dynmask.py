@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..params import Experiment, check_profile
-from .finetune import check_finetune, finetune_defaults, finetune_naming
-from .pretrain import check_pretrain, pretrain_defaults, pretrain_naming
-from .skeleton import auto_run_name
+from mae_study.params import Experiment, check_profile
+from mae_study.experiments.finetune import check_finetune, finetune_defaults, finetune_naming
+from mae_study.experiments.pretrain import check_pretrain, pretrain_defaults, pretrain_naming
+from mae_study.experiments.skeleton import auto_run_name
 
 PRETRAIN = "dynmask_pretrain"
 FINETUNE = "dynmask_finetune"

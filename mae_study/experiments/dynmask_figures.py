@@ -5,11 +5,11 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from ..params import check_profile
-from ..results import load_histories
-from ..style import book_style
-from .dynmask import PRETRAIN
-from .dynmask_tables import accuracy_per_encoder, cost_table, finetune_table, pretrain_table
+from mae_study.params import check_profile
+from mae_study.results import load_histories
+from mae_study.style import book_style
+from mae_study.experiments.dynmask import PRETRAIN
+from mae_study.experiments.dynmask_tables import accuracy_per_encoder, cost_table, finetune_table, pretrain_table
 
 
 @book_style()

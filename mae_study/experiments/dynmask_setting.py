@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..book import reference
-from ..models import mae_config
-from ..params import check_profile
-from ..paths import REPO_ROOT
-from ..results import load_runs
-from .dynmask import DYNMASK_FINETUNE, DYNMASK_PRETRAIN, FINETUNE, GRIDS, PRETRAIN
+from mae_study.book import reference
+from mae_study.models import mae_config
+from mae_study.params import check_profile
+from mae_study.paths import REPO_ROOT
+from mae_study.results import load_runs
+from mae_study.experiments.dynmask import DYNMASK_FINETUNE, DYNMASK_PRETRAIN, FINETUNE, GRIDS, PRETRAIN
 
 
 def setting(profile: str) -> dict:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..book import reference
-from ..params import check_profile
-from ..reporting import mean_spread
-from ..results import load_runs
-from ..schedules import dynmask_stages
-from . import rungs as task_rungs
-from .dynmask import DYNMASK_FINETUNE, FINETUNE, PRETRAIN
+from mae_study.book import reference
+from mae_study.params import check_profile
+from mae_study.reporting import mean_spread
+from mae_study.results import load_runs
+from mae_study.schedules import dynmask_stages
+from mae_study.experiments import rungs as task_rungs
+from mae_study.experiments.dynmask import DYNMASK_FINETUNE, FINETUNE, PRETRAIN
 
 
 def pretrain_table(profile: str) -> pd.DataFrame:

@@ -10,16 +10,16 @@ from dataclasses import asdict
 
 import torch
 
-from ..data import load_dataset
-from ..engine import TrainConfig, classification_loss, fit
-from ..flops import classifier_forward_flops
-from ..models import MAEClassifier, MAEEncoder, MAEConfig
-from ..models.classifier import parse_mode
-from ..results import RunDir, provenance
-from .common import (accuracy_summary, averaged_accuracy, check_data_setting, check_lengths, data_kwargs,
+from mae_study.data import load_dataset
+from mae_study.engine import TrainConfig, classification_loss, fit
+from mae_study.flops import classifier_forward_flops
+from mae_study.models import MAEClassifier, MAEEncoder, MAEConfig
+from mae_study.models.classifier import parse_mode
+from mae_study.results import RunDir, provenance
+from mae_study.experiments.common import (accuracy_summary, averaged_accuracy, check_data_setting, check_lengths, data_kwargs,
                      data_record, resolve_device, seeds_for)
-from .pretrain import finished_pretraining
-from .skeleton import auto_run_name, execute_run
+from mae_study.experiments.pretrain import finished_pretraining
+from mae_study.experiments.skeleton import auto_run_name, execute_run
 
 
 def check_finetune(p: dict) -> None:
@@ -61,7 +61,7 @@ def pretrained_run(p: Mapping) -> RunDir | None:
 def build_encoder(p: dict, source: RunDir | None) -> MAEEncoder:
     """The pre-trained encoder, or a freshly initialised one of the same shape for ``scratch``."""
     if source is None:
-        from ..models import MaskedAutoencoder, mae_config
+        from mae_study.models import MaskedAutoencoder, mae_config
         torch.manual_seed(seeds_for(p["seed"])["init_seed"])
         return MaskedAutoencoder(mae_config(p["scratch_model"], img_size=p["image_size"])).encoder
     cfg = MAEConfig(**source.read("config.json")["model"])

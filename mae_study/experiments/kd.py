@@ -18,13 +18,13 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from ..params import Experiment, check_profile
-from . import rungs
-from .kd_adapt import KD_ADAPT, MODES, adapt_params, run_adapt
-from .kd_attention import KD_ATTENTION, run_attention
-from .kd_student import KD_STUDENT, run_student
-from .kd_teachers import EXPERIMENTS, KD_DINO_TEACHER, KD_MAE_TEACHER, RUNNERS, TEACHERS  # noqa: F401
-from .skeleton import auto_run_name
+from mae_study.params import Experiment, check_profile
+from mae_study.experiments import rungs
+from mae_study.experiments.kd_adapt import KD_ADAPT, MODES, adapt_params, run_adapt
+from mae_study.experiments.kd_attention import KD_ATTENTION, run_attention
+from mae_study.experiments.kd_student import KD_STUDENT, run_student
+from mae_study.experiments.kd_teachers import EXPERIMENTS, KD_DINO_TEACHER, KD_MAE_TEACHER, RUNNERS, TEACHERS  # noqa: F401
+from mae_study.experiments.skeleton import auto_run_name
 
 TABLE2 = {"alone": {"teachers": "none"},
           "DINO": {"teachers": "dino", "stages": "two", "attention": False},
@@ -128,5 +128,5 @@ KD_SWEEP = Experiment("kd_sweep", {profile: {} for profile in GRIDS})
 def run_kd_sweep(profile: str, dry_run: bool = False) -> pd.DataFrame:
     """Every run of the chapter at ``profile`` (`mae_study.sweep`, sweep "kd"): one status row per
     run (``dry_run``: list them and their state, run nothing)."""
-    from ..sweep import run_sweep
+    from mae_study.sweep import run_sweep
     return pd.DataFrame(run_sweep("kd", check_profile(profile), dry_run=dry_run))

@@ -16,16 +16,16 @@ from pathlib import Path
 
 import torch
 
-from ..augment import Flip, Mixup, RandomResizedCrop
-from ..data import load_dataset
-from ..engine import TrainConfig, classification_loss, fit
-from ..models import num_trainable
-from ..params import Experiment
-from ..results import RunDir, provenance
-from .common import (accuracy_summary, averaged_accuracy, check_data_setting, check_lengths, data_kwargs,
+from mae_study.augment import Flip, Mixup, RandomResizedCrop
+from mae_study.data import load_dataset
+from mae_study.engine import TrainConfig, classification_loss, fit
+from mae_study.models import num_trainable
+from mae_study.params import Experiment
+from mae_study.results import RunDir, provenance
+from mae_study.experiments.common import (accuracy_summary, averaged_accuracy, check_data_setting, check_lengths, data_kwargs,
                      data_record, resolve_device, seeds_for)
-from .kd_teachers import DATA_SETTING, TEACHERS, default_teacher_run, load_teacher
-from .skeleton import execute_run
+from mae_study.experiments.kd_teachers import DATA_SETTING, TEACHERS, default_teacher_run, load_teacher
+from mae_study.experiments.skeleton import execute_run
 
 MODES = ("full", "linear", "partial-1")  # the seed's Table 1 rows
 AUGMENTS = ("flip", "crop", "deit")

@@ -22,14 +22,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data import load_dataset
-from ..kd import attention_confidence, attention_distance, select_head
-from ..models import attention_maps
-from ..params import Experiment
-from ..results import RunDir, provenance, write_csv
-from .common import check_data_setting, data_kwargs, resolve_device
-from .kd_teachers import DATA_SETTING, TEACHERS, default_teacher_run, load_teacher
-from .skeleton import execute_run
+from mae_study.data import load_dataset
+from mae_study.kd import attention_confidence, attention_distance, select_head
+from mae_study.models import attention_maps
+from mae_study.params import Experiment
+from mae_study.results import RunDir, provenance, write_csv
+from mae_study.experiments.common import check_data_setting, data_kwargs, resolve_device
+from mae_study.experiments.kd_teachers import DATA_SETTING, TEACHERS, default_teacher_run, load_teacher
+from mae_study.experiments.skeleton import execute_run
 
 
 def distances_per_image(maps: torch.Tensor, grid: int, patch_size: int) -> torch.Tensor:

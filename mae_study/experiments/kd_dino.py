@@ -15,15 +15,15 @@ from dataclasses import replace
 import torch
 import torch.nn as nn
 
-from ..augment import MultiCrop
-from ..data import load_dataset
-from ..engine import TrainConfig, fit
-from ..flops import block_flops
-from ..hooks import CosineMomentum, Hook
-from ..kd import DINOHead, DINOLoss, DINOObjective, DINOPair, ema_update_
-from ..models import ModelSpec, build_model
-from ..results import RunDir, provenance
-from .common import PRETRAIN_SPLIT, data_kwargs, resolve_device, seeds_for
+from mae_study.augment import MultiCrop
+from mae_study.data import load_dataset
+from mae_study.engine import TrainConfig, fit
+from mae_study.flops import block_flops
+from mae_study.hooks import CosineMomentum, Hook
+from mae_study.kd import DINOHead, DINOLoss, DINOObjective, DINOPair, ema_update_
+from mae_study.models import ModelSpec, build_model
+from mae_study.results import RunDir, provenance
+from mae_study.experiments.common import PRETRAIN_SPLIT, data_kwargs, resolve_device, seeds_for
 
 SHAPE = ("embed_dim", "depth", "num_heads")  # the ViT sizes a run's parameters set
 

@@ -7,12 +7,12 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 import seaborn as sns
 
-from ..params import check_profile
-from ..results import find_runs
-from ..style import book_style
-from .kd import TABLE2
-from .kd_attention import KD_ATTENTION
-from .kd_tables import distance_table, per_image_from, student_table
+from mae_study.params import check_profile
+from mae_study.results import find_runs
+from mae_study.style import book_style
+from mae_study.experiments.kd import TABLE2
+from mae_study.experiments.kd_attention import KD_ATTENTION
+from mae_study.experiments.kd_tables import distance_table, per_image_from, student_table
 
 COLOURS = {"dino": "tab:red", "mae": "tab:blue"}  # the seed's Figure 1: CL red, MIM blue
 

@@ -27,17 +27,17 @@ from pathlib import Path
 
 import torch
 
-from ..distributed import get_world_size
-from ..engine import classification_loss, evaluate, fit
-from ..kd import KDModels, MultiTeacherKDLoss, attention_confidence, check_fraction, select_head
-from ..models import ModelSpec, attention_maps, build_model, num_trainable
-from ..params import Experiment
-from ..results import RunDir, find_runs, provenance
-from .common import accuracy_summary, averaged_accuracy, data_record, resolve_device, seeds_for
-from .kd_adapt import KD_ADAPT, check_labelled, labelled_data, labelled_train_config, run_adapt
-from .kd_teachers import (DATA_SETTING, DINO, HOW_TO_MAKE, MAE, Teacher, default_teacher_run, ensure_weights,
+from mae_study.distributed import get_world_size
+from mae_study.engine import classification_loss, evaluate, fit
+from mae_study.kd import KDModels, MultiTeacherKDLoss, attention_confidence, check_fraction, select_head
+from mae_study.models import ModelSpec, attention_maps, build_model, num_trainable
+from mae_study.params import Experiment
+from mae_study.results import RunDir, find_runs, provenance
+from mae_study.experiments.common import accuracy_summary, averaged_accuracy, data_record, resolve_device, seeds_for
+from mae_study.experiments.kd_adapt import KD_ADAPT, check_labelled, labelled_data, labelled_train_config, run_adapt
+from mae_study.experiments.kd_teachers import (DATA_SETTING, DINO, HOW_TO_MAKE, MAE, Teacher, default_teacher_run, ensure_weights,
                           load_teacher)
-from .skeleton import auto_run_name, execute_run
+from mae_study.experiments.skeleton import auto_run_name, execute_run
 
 TEACHER_SETS = {"none": (), "dino": (DINO,), "mae": (MAE,), "both": (DINO, MAE)}
 ROLE = {DINO: "cl", MAE: "mim"}  # `KDModels`' names: the contrastive and the masked-image teacher

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..book import reference
-from ..params import check_profile
-from ..reporting import mean_spread
-from ..results import find_runs, load_runs
-from .kd import ABLATIONS, GRIDS, TABLE2, student_arms
-from .kd_adapt import KD_ADAPT, MODES
-from .kd_attention import KD_ATTENTION
-from .kd_student import KD_STUDENT
-from .kd_teachers import EXPERIMENTS, TEACHERS
+from mae_study.book import reference
+from mae_study.params import check_profile
+from mae_study.reporting import mean_spread
+from mae_study.results import find_runs, load_runs
+from mae_study.experiments.kd import ABLATIONS, GRIDS, TABLE2, student_arms
+from mae_study.experiments.kd_adapt import KD_ADAPT, MODES
+from mae_study.experiments.kd_attention import KD_ATTENTION
+from mae_study.experiments.kd_student import KD_STUDENT
+from mae_study.experiments.kd_teachers import EXPERIMENTS, TEACHERS
 
 PAPER_MODE = {"full": "finetune", "linear": "linear", "partial-1": "partial_1"}  # our modes -> the seed's rows
 PAPER_ARM = {"alone": "baseline_deit_ti", "DINO": "DINO", "MAE": "MAE", "DINO + MAE": "DINO+MAE"}
@@ -151,7 +151,7 @@ def table2(profile: str) -> pd.DataFrame:
 def ablation_from(students: pd.DataFrame) -> pd.DataFrame:
     """Each ablation beside the seed's method: accuracy (%) mean, sd, seeds, and the difference
     to the method with its standard error (`claims.difference`)."""
-    from ..claims import difference
+    from mae_study.claims import difference
     base = students[students["arm"] == REFERENCE_ARM]
     rows = [{"setting": f"{REFERENCE_ARM} (the seed's method)", "accuracy": base["accuracy"].mean(),
              "sd": base["accuracy"].std(), "seeds": len(base), "difference": "", "teachers' accuracy": _teachers(base)}]
@@ -204,7 +204,7 @@ def grid_summary(profile: str) -> dict:
 def rungs(profile: str) -> pd.DataFrame:
     """The student's task rungs (chance, pixel probe, the student alone as scratch) beside Table
     2's distilled students, one value per seed (`rungs.rungs_table`)."""
-    from .rungs import task_rungs
+    from mae_study.experiments.rungs import task_rungs
     students = student_table(check_profile(profile))
     acc = (lambda arm: (students.loc[students["arm"] == arm, "accuracy"] / 100).tolist()) if len(students) else (
         lambda arm: [])

@@ -23,15 +23,15 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from ..models import MAE_CONFIGS, MAEConfig, ModelSpec, build_model, load_backbone, mae_config
-from ..models.mae import sincos_pos_embed
-from ..params import Experiment
-from ..paths import data_root
-from ..results import RunDir, provenance
-from .common import check_data_setting, ratio_tag, seeds_for
-from .kd_dino import SHAPE, dino_spec, dino_train, dino_train_config
-from .pretrain import check_pretrain, finished_pretraining, pretrain_defaults, run_pretrain
-from .skeleton import auto_run_name, execute_run, finished_run, recompute_weights
+from mae_study.models import MAE_CONFIGS, MAEConfig, ModelSpec, build_model, load_backbone, mae_config
+from mae_study.models.mae import sincos_pos_embed
+from mae_study.params import Experiment
+from mae_study.paths import data_root
+from mae_study.results import RunDir, provenance
+from mae_study.experiments.common import check_data_setting, ratio_tag, seeds_for
+from mae_study.experiments.kd_dino import SHAPE, dino_spec, dino_train, dino_train_config
+from mae_study.experiments.pretrain import check_pretrain, finished_pretraining, pretrain_defaults, run_pretrain
+from mae_study.experiments.skeleton import auto_run_name, execute_run, finished_run, recompute_weights
 
 DINO, MAE = "dino", "mae"
 TEACHERS = (DINO, MAE)

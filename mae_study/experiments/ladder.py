@@ -17,14 +17,14 @@ from collections.abc import Mapping
 
 import torch
 
-from ..data import load_dataset
-from ..data.builtin import linear_probe_accuracy
-from ..params import Experiment, check_profile
-from ..results import RunDir, provenance
-from .common import check_data_setting, data_kwargs
-from .finetune import check_finetune, finetune_defaults, run_finetune
-from .pretrain import check_pretrain, pretrain_defaults, run_pretrain
-from .skeleton import auto_run_name, execute_run
+from mae_study.data import load_dataset
+from mae_study.data.builtin import linear_probe_accuracy
+from mae_study.params import Experiment, check_profile
+from mae_study.results import RunDir, provenance
+from mae_study.experiments.common import check_data_setting, data_kwargs
+from mae_study.experiments.finetune import check_finetune, finetune_defaults, run_finetune
+from mae_study.experiments.pretrain import check_pretrain, pretrain_defaults, run_pretrain
+from mae_study.experiments.skeleton import auto_run_name, execute_run
 
 PRETRAIN, FINETUNE, PROBE = "ladder_pretrain", "ladder_finetune", "ladder_pixel_probe"
 TASKS = ("builtin", "digits")  # the built-in task, and scikit-learn's handwritten digits (real images)

@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..params import check_profile
-from ..results import load_runs
-from .ladder import FINETUNE, PRETRAIN, PROBE, SETTING, TASKS
+from mae_study.params import check_profile
+from mae_study.results import load_runs
+from mae_study.experiments.ladder import FINETUNE, PRETRAIN, PROBE, SETTING, TASKS
 
 RUNGS = ("chance", "pixel probe", "ViT from scratch", "MAE fine-tuned", "MAE linear probe")
 STEPS = (("pixel probe", "chance"), ("ViT from scratch", "pixel probe"), ("MAE fine-tuned", "ViT from scratch"))
@@ -111,7 +111,7 @@ def settings_tried(profile: str) -> pd.DataFrame:
     """The built-in settings measured so far, one row each, rungs in % side by side: the first
     calibration (`calibration_report`, one seed, no pre-training measured) and the ladder's
     setting (mean over seeds). A rung a setting was not measured on is nan."""
-    from .calibration_report import calibration_table
+    from mae_study.experiments.calibration_report import calibration_table
     rows = []
     first = calibration_table(check_profile(profile))
     for _, r in first[first["task"] == "builtin"].iterrows():
@@ -132,7 +132,7 @@ def settings_tried(profile: str) -> pd.DataFrame:
 
 def setting_facts(name: str = SETTING) -> dict:
     """The numbers a page states about a built-in setting, read from its definition."""
-    from ..data.builtin import BUILTIN_SETTINGS
+    from mae_study.data.builtin import BUILTIN_SETTINGS
     s = BUILTIN_SETTINGS[name]
     return {"classes": s.num_classes, "distractors": getattr(s, "num_distractors", 0), "pool": s.num_unlabelled,
             "train": s.num_train, "test": s.num_test, "pool_ratio": s.num_unlabelled / s.num_train,
@@ -141,7 +141,7 @@ def setting_facts(name: str = SETTING) -> dict:
 
 def recipe_sentence(profile: str) -> str:
     """The ladder's recipe at ``profile`` in words, from its experiments' parameters."""
-    from .ladder import LADDER_FINETUNE, LADDER_PRETRAIN
+    from mae_study.experiments.ladder import LADDER_FINETUNE, LADDER_PRETRAIN
     pre, ft = LADDER_PRETRAIN.resolve(check_profile(profile)), LADDER_FINETUNE.resolve(profile)
     return (f"{pre['num_epochs']} pre-training epochs over the {pre['num_images']:,}-image pool "
             f"({pre['num_epochs'] * pre['num_images']:,} image-steps, model `{pre['model']}`, {pre['image_size']} px), "

@@ -13,17 +13,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import load_dataset
-from ..engine import TrainConfig, fit
-from ..flops import mae_forward_flops, train_step_flops
-from ..losses import MAELoss
-from ..masking import check_mask_ratio, check_sampling, sample_mask, unpatchify
-from ..models import MaskedAutoencoder, mae_config
-from ..params import Experiment
-from ..results import RunDir, provenance
-from ..schedules import ConstantSchedule, StageSchedule, dynmask_stages, schedule_to_dict
-from .common import PRETRAIN_SPLIT, check_data_setting, data_kwargs, ratio_tag, resolve_device, seeds_for
-from .skeleton import auto_run_name, execute_run, finished_run, recompute_weights
+from mae_study.data import load_dataset
+from mae_study.engine import TrainConfig, fit
+from mae_study.flops import mae_forward_flops, train_step_flops
+from mae_study.losses import MAELoss
+from mae_study.masking import check_mask_ratio, check_sampling, sample_mask, unpatchify
+from mae_study.models import MaskedAutoencoder, mae_config
+from mae_study.params import Experiment
+from mae_study.results import RunDir, provenance
+from mae_study.schedules import ConstantSchedule, StageSchedule, dynmask_stages, schedule_to_dict
+from mae_study.experiments.common import PRETRAIN_SPLIT, check_data_setting, data_kwargs, ratio_tag, resolve_device, seeds_for
+from mae_study.experiments.skeleton import auto_run_name, execute_run, finished_run, recompute_weights
 
 METHODS = ("static", "dynamic")
 
@@ -97,7 +97,7 @@ def snapshot_reconstructions(model: MaskedAutoencoder, imgs: torch.Tensor, mean,
         out = model(imgs, mask_ratio, masking=masking)
         pred = out.pred
         if cfg.norm_pix_loss:
-            from ..masking import patchify
+            from mae_study.masking import patchify
             target = patchify(imgs, cfg.patch_size)
             pred = pred * (target.var(-1, keepdim=True) + 1e-6) ** 0.5 + target.mean(-1, keepdim=True)
         m = out.mask.unsqueeze(-1).expand(-1, -1, cfg.patch_dim)  # (n, L, p*p*C)

@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..params import Experiment
-from ..results import RunDir
-from .ladder import LADDER_PROBE, check_probe, run_pixel_probe
-from .skeleton import auto_run_name
+from mae_study.params import Experiment
+from mae_study.results import RunDir
+from mae_study.experiments.ladder import LADDER_PROBE, check_probe, run_pixel_probe
+from mae_study.experiments.skeleton import auto_run_name
 
 PROBE = "task_pixel_probe"
 MIN_GAIN_SE = 3.0  # a best row this many standard errors above scratch shows the recipe has room

@@ -11,7 +11,7 @@ import math
 
 import pandas as pd
 
-from .rungs import ARM
+from mae_study.experiments.rungs import ARM
 
 
 def _summary(chapter: str, table: pd.DataFrame, **keys) -> dict | None:
@@ -29,7 +29,7 @@ def _summary(chapter: str, table: pd.DataFrame, **keys) -> dict | None:
 
 def chapter_rungs(profile: str) -> pd.DataFrame:
     """The rows described above, in the book's chapter order."""
-    from . import ablation_tables, dynmask_tables, kd_tables, synthetic_rungs
+    from mae_study.experiments import ablation_tables, dynmask_tables, kd_tables, synthetic_rungs
     rows = []
     for chapter, make in (("MAE ablations", ablation_tables.rungs), ("dynamic masking", dynmask_tables.rungs),
                           ("distillation", kd_tables.rungs)):

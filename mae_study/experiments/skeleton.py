@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable
 
-from ..params import Params
-from ..results import RunDir, find_runs, to_jsonable
+from mae_study.params import Params
+from mae_study.results import RunDir, find_runs, to_jsonable
 
 
 def params_tag(value) -> str:

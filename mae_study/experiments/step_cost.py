@@ -9,17 +9,17 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..data import load_dataset
-from ..engine import TrainConfig, fit
-from ..flops import mae_forward_flops, train_step_flops
-from ..losses import MAELoss
-from ..masking import check_mask_ratio, check_sampling, num_visible
-from ..models import MaskedAutoencoder, mae_config
-from ..params import Experiment
-from ..results import RunDir, provenance
-from ..schedules import ConstantSchedule
-from .common import PRETRAIN_SPLIT, resolve_device, seeds_for
-from .skeleton import execute_run
+from mae_study.data import load_dataset
+from mae_study.engine import TrainConfig, fit
+from mae_study.flops import mae_forward_flops, train_step_flops
+from mae_study.losses import MAELoss
+from mae_study.masking import check_mask_ratio, check_sampling, num_visible
+from mae_study.models import MaskedAutoencoder, mae_config
+from mae_study.params import Experiment
+from mae_study.results import RunDir, provenance
+from mae_study.schedules import ConstantSchedule
+from mae_study.experiments.common import PRETRAIN_SPLIT, resolve_device, seeds_for
+from mae_study.experiments.skeleton import execute_run
 
 STEP_COST = "mae_step_cost"
 

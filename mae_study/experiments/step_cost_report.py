@@ -6,13 +6,13 @@ import dataclasses
 
 import pandas as pd
 
-from ..flops import mae_forward_flops
-from ..masking import num_visible
-from ..params import check_profile
-from ..paths import reference_root
-from ..results import load_runs
-from .ablations import STEP_COST
-from .ablation_results import PAPER_SETTING, VIT_L
+from mae_study.flops import mae_forward_flops
+from mae_study.masking import num_visible
+from mae_study.params import check_profile
+from mae_study.paths import reference_root
+from mae_study.results import load_runs
+from mae_study.experiments.ablations import STEP_COST
+from mae_study.experiments.ablation_results import PAPER_SETTING, VIT_L
 
 
 def step_cost_table(profile: str) -> pd.DataFrame:

@@ -17,18 +17,18 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ..params import check_profile
-from ..paths import results_root
-from ..results import git_commit, read_json, write_csv, write_json
+from mae_study.params import check_profile
+from mae_study.paths import results_root
+from mae_study.results import git_commit, read_json, write_csv, write_json
 
 KEYS = {"dynmask": ("claim",), "mae_ablations": ("table", "claim", "metric")}
 
 
 def _claims(chapter: str, profile: str) -> pd.DataFrame:
     if chapter == "dynmask":
-        from .dynmask_claims import claims
+        from mae_study.experiments.dynmask_claims import claims
     elif chapter == "mae_ablations":
-        from .ablation_claims import claims
+        from mae_study.experiments.ablation_claims import claims
     else:
         raise ValueError(f"chapter must be one of {sorted(KEYS)}, got {chapter!r}")
     return claims(profile)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..params import Experiment, check_profile
-from ..sweep import run_sweep
-from . import dynmask
-from .ablations import GRIDS, TABLES, check_table
+from mae_study.params import Experiment, check_profile
+from mae_study.sweep import run_sweep
+from mae_study.experiments import dynmask
+from mae_study.experiments.ablations import GRIDS, TABLES, check_table
 
 DYNMASK_SWEEP = Experiment("dynmask_sweep", {profile: {} for profile in dynmask.GRIDS})
 """Notebook 05's parameters: only ``profile``."""

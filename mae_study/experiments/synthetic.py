@@ -18,14 +18,14 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from ..data import DATASETS, FRACTALS
-from ..models import build_model
-from ..params import Experiment, check_profile
-from . import rungs
-from .skeleton import auto_run_name
-from .synthetic_finetune import FINETUNE, SYNTHETIC_FINETUNE, run_synthetic_finetune
-from .synthetic_pretrain import PRETRAIN, SYNTHETIC_PRETRAIN, run_synthetic_pretrain
-from .synthetic_setting import MODELS, model_spec, train_config
+from mae_study.data import DATASETS, FRACTALS
+from mae_study.models import build_model
+from mae_study.params import Experiment, check_profile
+from mae_study.experiments import rungs
+from mae_study.experiments.skeleton import auto_run_name
+from mae_study.experiments.synthetic_finetune import FINETUNE, SYNTHETIC_FINETUNE, run_synthetic_finetune
+from mae_study.experiments.synthetic_pretrain import PRETRAIN, SYNTHETIC_PRETRAIN, run_synthetic_pretrain
+from mae_study.experiments.synthetic_setting import MODELS, model_spec, train_config
 
 NATURAL = tuple(name for name in ("imagenet",) if name in DATASETS)
 """The paper's natural pre-training set, ImageNet-1k, where the data registry has it (not yet)."""
@@ -190,5 +190,5 @@ SYNTHETIC_SWEEP = Experiment("synthetic_sweep", {profile: {} for profile in GRID
 def run_synthetic_sweep(profile: str, dry_run: bool = False) -> pd.DataFrame:
     """Every run of the chapter at ``profile`` (`mae_study.sweep`, sweep "synthetic"): one status
     row per run (``dry_run``: list them and their state, run nothing)."""
-    from ..sweep import run_sweep
+    from mae_study.sweep import run_sweep
     return pd.DataFrame(run_sweep("synthetic", check_profile(profile), dry_run=dry_run))

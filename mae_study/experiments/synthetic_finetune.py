@@ -15,17 +15,17 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from ..data import DATASETS, FRACTALS, load_dataset
-from ..engine import classification_loss, fit
-from ..models import build_model, load_backbone, num_trainable
-from ..models.adapt import head_names
-from ..params import Experiment
-from ..results import RunDir, provenance
-from .common import (accuracy_summary, averaged_accuracy, check_data_setting, data_kwargs, data_record,
+from mae_study.data import DATASETS, FRACTALS, load_dataset
+from mae_study.engine import classification_loss, fit
+from mae_study.models import build_model, load_backbone, num_trainable
+from mae_study.models.adapt import head_names
+from mae_study.params import Experiment
+from mae_study.results import RunDir, provenance
+from mae_study.experiments.common import (accuracy_summary, averaged_accuracy, check_data_setting, data_kwargs, data_record,
                      resolve_device, seeds_for)
-from .skeleton import execute_run, finished_run
-from .synthetic_pretrain import PRETRAIN, recreate_weights
-from .synthetic_setting import check_setting, derive_setting, forward_flops, model_spec, train_config, variant_tag
+from mae_study.experiments.skeleton import execute_run, finished_run
+from mae_study.experiments.synthetic_pretrain import PRETRAIN, recreate_weights
+from mae_study.experiments.synthetic_setting import check_setting, derive_setting, forward_flops, model_spec, train_config, variant_tag
 
 FINETUNE = "synthetic_finetune"
 SPEC_FIELDS = ("arch", "img_size", "patch_size", "in_chans", "small_stem", "pool", "kwargs")  # what must match

@@ -17,16 +17,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import DATASETS, FRACTALS, load_dataset
-from ..data.fractals import fractal_maker, fractal_stream
-from ..engine import classification_loss, evaluate, fit, multilabel_loss
-from ..loaders import StreamedData, stream_stats
-from ..models import build_model, num_trainable
-from ..params import Experiment
-from ..results import RunDir, provenance
-from .common import resolve_device, seeds_for
-from .skeleton import execute_run, recompute_weights
-from .synthetic_setting import (DATA_SOURCES, LOSSES, SET_TAGS, check_setting, derive_setting, forward_flops,
+from mae_study.data import DATASETS, FRACTALS, load_dataset
+from mae_study.data.fractals import fractal_maker, fractal_stream
+from mae_study.engine import classification_loss, evaluate, fit, multilabel_loss
+from mae_study.loaders import StreamedData, stream_stats
+from mae_study.models import build_model, num_trainable
+from mae_study.params import Experiment
+from mae_study.results import RunDir, provenance
+from mae_study.experiments.common import resolve_device, seeds_for
+from mae_study.experiments.skeleton import execute_run, recompute_weights
+from mae_study.experiments.synthetic_setting import (DATA_SOURCES, LOSSES, SET_TAGS, check_setting, derive_setting, forward_flops,
                                 model_spec, train_config, variant_tag)
 
 PRETRAIN = "synthetic_pretrain"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..params import check_profile
-from .rungs import task_rungs
-from .synthetic import GRIDS
-from .synthetic_finetune import SYNTHETIC_FINETUNE
-from .synthetic_tables import MODEL_LABELS, SET_LABELS, accuracy_per_trial, finetune_table
+from mae_study.params import check_profile
+from mae_study.experiments.rungs import task_rungs
+from mae_study.experiments.synthetic import GRIDS
+from mae_study.experiments.synthetic_finetune import SYNTHETIC_FINETUNE
+from mae_study.experiments.synthetic_tables import MODEL_LABELS, SET_LABELS, accuracy_per_trial, finetune_table
 
 
 def rungs(profile: str) -> pd.DataFrame:

@@ -11,12 +11,12 @@ import torch
 from timm.models import VisionTransformer
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..augment import Mixup, RandomResizedCrop
-from ..engine import TrainConfig
-from ..flops import block_flops
-from ..models import ModelSpec
-from ..models.zoo import family
-from .common import seeds_for
+from mae_study.augment import Mixup, RandomResizedCrop
+from mae_study.engine import TrainConfig
+from mae_study.flops import block_flops
+from mae_study.models import ModelSpec
+from mae_study.models.zoo import family
+from mae_study.experiments.common import seeds_for
 
 FAMILIES = {"deit": "vit", "resnet": "resnet"}  # the chapter's model -> its family in `models.zoo`
 SET_TAGS = {"fractaldb": "fdb", "fractal_single": "single", "fractal_multi": "multi"}  # in run names

@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ..params import check_profile
-from ..reporting import mean_spread
-from ..results import load_histories, load_runs
-from ..style import book_style
-from .synthetic_finetune import FINETUNE
-from .synthetic_pretrain import PRETRAIN
-from .synthetic_setting import MODELS
+from mae_study.params import check_profile
+from mae_study.reporting import mean_spread
+from mae_study.results import load_histories, load_runs
+from mae_study.style import book_style
+from mae_study.experiments.synthetic_finetune import FINETUNE
+from mae_study.experiments.synthetic_pretrain import PRETRAIN
+from mae_study.experiments.synthetic_setting import MODELS
 
 SET_LABELS = {"fractaldb": "FractalDB", "fractal_single": "Single-Instance", "fractal_multi": "Multi-Instance",
               "imagenet": "ImageNet", "scratch": "scratch"}

@@ -1,12 +1,12 @@
 """Chapter 3: multi-teacher knowledge distillation from a contrastive (DINO) and a masked-image
 (MAE) teacher into a small ViT. Pure losses and attention statistics, the DINO loss, and the thin
 wrappers the training engine calls."""
-from .attention_stats import (attention_confidence, attention_distance, head_attention,
+from mae_study.kd.attention_stats import (attention_confidence, attention_distance, head_attention,
                               mean_attention_distance_per_layer, patch_attention, patch_distances, select_head)
-from .dino import (DINOHead, DINOLoss, DINOObjective, DINOPair, dino_loss, ema_update_, teacher_temperature,
+from mae_study.kd.dino import (DINOHead, DINOLoss, DINOObjective, DINOPair, dino_loss, ema_update_, teacher_temperature,
                    updated_center)
-from .losses import attention_kl, attn_loss, check_fraction, joint_loss, kd_loss, output_kl
-from .objective import KDModels, MultiTeacherKDLoss
+from mae_study.kd.losses import attention_kl, attn_loss, check_fraction, joint_loss, kd_loss, output_kl
+from mae_study.kd.objective import KDModels, MultiTeacherKDLoss
 
 __all__ = ["attention_confidence", "attention_distance", "head_attention", "mean_attention_distance_per_layer",
            "patch_attention", "patch_distances", "select_head", "DINOHead", "DINOLoss", "DINOObjective",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .attention_stats import patch_attention
+from mae_study.kd.attention_stats import patch_attention
 
 EPS = 1e-8  # floor of a student probability before its log (see `attention_kl`)
 

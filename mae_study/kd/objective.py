@@ -16,9 +16,9 @@ from typing import ClassVar
 import torch
 import torch.nn as nn
 
-from ..models.attention import forward_with_attention
-from .attention_stats import attention_confidence, head_attention, select_head
-from .losses import check_fraction, joint_loss
+from mae_study.models.attention import forward_with_attention
+from mae_study.kd.attention_stats import attention_confidence, head_attention, select_head
+from mae_study.kd.losses import check_fraction, joint_loss
 
 ROLES = ("student", "cl", "mim")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .ifs import ORIGINAL_POINTS, fixed_point, jitter_system
+from mae_study.data.fractals.ifs import ORIGINAL_POINTS, fixed_point, jitter_system
 
 # ---- per-point loops (plain Python; the same source compiled by numba below) ----------------------
 
