@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from mae_study.kd import (attention_confidence, attention_distance, head_attention,
+from mae_study.train.kd import (attention_confidence, attention_distance, head_attention,
                           mean_attention_distance_per_layer, patch_distances, select_head)
 from mae_study.models import ModelSpec, attention_maps, build_model
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from mae_study.augment import Flip, Mixup, MultiCrop, RandomResizedCrop, crop_boxes
-from mae_study.batch import BatchMaker, Draws, prepare
+from mae_study.train.augment import Flip, Mixup, MultiCrop, RandomResizedCrop, crop_boxes
+from mae_study.train.batch import BatchMaker, Draws, prepare
 from mae_study.data.base import ImageTensorDataset
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mae_study.kd import (KDModels, MultiTeacherKDLoss, attention_kl, attn_loss, joint_loss, kd_loss,
+from mae_study.train.kd import (KDModels, MultiTeacherKDLoss, attention_kl, attn_loss, joint_loss, kd_loss,
                           output_kl)
 from mae_study.models import ModelSpec, build_model
 

@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 from mae_study.paths import REPO_ROOT
 
 from mae_study.data.builtin import CLASS_NAMES, DEFAULT_SETTING, builtin_maker
-from mae_study.data.fractals.fractaldb import FLIPS, FractalDBConfig, category_instances, published_categories, weight_patterns
+from mae_study.data.fractals.fractaldb import (FLIPS, FractalDBConfig, category_instances, published_categories,
+                                               weight_patterns)
 from mae_study.data.fractals.loaders import fractal_maker
 
 GENERATOR_TITLES = {"fractaldb": "FractalDB", "fractal_single": "Single-Instance",

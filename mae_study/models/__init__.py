@@ -1,4 +1,5 @@
-from mae_study.models.mae import MaskedAutoencoder, MAEConfig, MAEEncoder, MAEDecoder, MAEOutput, mae_config, MAE_CONFIGS
+from mae_study.models.mae import (MaskedAutoencoder, MAEConfig, MAEEncoder, MAEDecoder, MAEOutput, mae_config,
+                                  MAE_CONFIGS)
 from mae_study.models.classifier import MAEClassifier, FINETUNE_MODES
 from mae_study.models.adapt import apply_mode, load_backbone, num_trainable
 from mae_study.models.zoo import ModelSpec, build_model

@@ -11,13 +11,13 @@
 # read back; a run that needs a teacher's weights (not committed) recomputes them first.
 
 # %%
-from mae_study.experiments import kd_figures, kd_tables
-from mae_study.experiments.kd import KD_TEACHERS_NOTEBOOK
-from mae_study.experiments.kd_adapt import adapt_params, run_adapt
-from mae_study.experiments.kd_attention import KD_ATTENTION, run_attention
-from mae_study.experiments.kd_teachers import KD_DINO_TEACHER, KD_MAE_TEACHER, run_dino_teacher, run_mae_teacher
-from mae_study.params import notebook_params
-from mae_study.results import result_line
+from mae_study.chapters.kd import figures as kd_figures, tables as kd_tables
+from mae_study.chapters.kd.plan import KD_TEACHERS_NOTEBOOK
+from mae_study.chapters.kd.adapt import adapt_params, run_adapt
+from mae_study.chapters.kd.attention import KD_ATTENTION, run_attention
+from mae_study.chapters.kd.teachers import KD_DINO_TEACHER, KD_MAE_TEACHER, run_dino_teacher, run_mae_teacher
+from mae_study.runs.params import notebook_params
+from mae_study.runs.results import result_line
 
 _before = set(globals())
 

@@ -12,10 +12,10 @@
 # (after the teacher runs of `08_kd_teachers` exist; two stages also need their adaptations).
 
 # %%
-from mae_study import reporting
-from mae_study.experiments.kd_student import KD_STUDENT, run_student
-from mae_study.params import notebook_params
-from mae_study.results import result_line
+from mae_study.report import tables as reporting
+from mae_study.chapters.kd.student import KD_STUDENT, run_student
+from mae_study.runs.params import notebook_params
+from mae_study.runs.results import result_line
 
 _before = set(globals())
 

@@ -7,9 +7,11 @@
 # skipped and an interrupted one resumes. The same as `python -m mae_study.sweep kd --profile cpu`.
 
 # %%
-from mae_study.experiments import kd_claims, kd_tables
-from mae_study.experiments.kd import KD_SWEEP, plan_frame, run_kd_sweep
-from mae_study.params import notebook_params
+import pandas as pd
+from mae_study.chapters.kd import claims as kd_claims, tables as kd_tables
+from mae_study.chapters.kd.plan import KD_SWEEP, plan_frame
+from mae_study.runs.params import notebook_params
+from mae_study.sweep import run_sweep
 
 _before = set(globals())
 
@@ -21,7 +23,7 @@ params = notebook_params(KD_SWEEP, globals(), _before)
 plan_frame(params["profile"]).groupby(["experiment", "arm"], sort=False).size()
 
 # %%
-status = run_kd_sweep(params["profile"])
+status = pd.DataFrame(run_sweep("kd", params["profile"]))
 status.groupby(["experiment", "status"]).size()
 
 # %% [markdown]

@@ -6,8 +6,8 @@ batched chaos game), ``render`` (points -> images), ``torch_ifs`` (the same on a
 ``multi_instance``, and ``loaders`` (``load_fractal``, cached; ``fractal_stream``, on the fly).
 ``reference`` is the straightforward baseline the benchmark and tests compare against.
 """
-from mae_study.data.fractals.fractaldb import (FractalDBConfig, category_instances, published_categories, search_categories,
-                        weight_patterns)
+from mae_study.data.fractals.fractaldb import (FractalDBConfig, category_instances, published_categories,
+                                               search_categories, weight_patterns)
 from mae_study.data.fractals.loaders import NAMES, fractal_maker, fractal_stream, load_fractal
 from mae_study.data.fractals.multi_instance import MultiInstanceConfig
 from mae_study.data.fractals.single_instance import SingleInstanceConfig, sample_systems
