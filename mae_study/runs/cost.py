@@ -1,6 +1,6 @@
 """What recomputing a profile's results costs, read from the runs' own provenance files.
 
-    python -m mae_study.runs.cost --profile cpu
+    python -m mae_study.cost --profile cpu
 
 Every finished run records its wall time, CPU and thread count (`provenance.json`). Their sum per
 experiment is what `make clean-results PROFILE=cpu && make book` spends in training and
