@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from mae_study.data import check_image_size, check_num_samples, check_seed
+from mae_study.data.catalog import check_image_size, check_num_samples, check_seed
 from mae_study.data.base import ImageTensorDataset, channel_stats
 from mae_study.data.builtin_settings import BuiltinSetting, DistinctSetting
 from mae_study.data.fractals.cache import load_or_build

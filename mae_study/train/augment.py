@@ -4,7 +4,7 @@ An *augment* maps a process's uint8 images of one global batch to one or more vi
 
     augment(images (b, C, H, W) uint8, draws: Draws) -> [view (b, C, h, w) uint8, ...]
 
-Every random number comes from ``draws`` (`mae_study.train.batch.Draws`): drawn for the whole global
+Every random number comes from ``draws`` (`Draws`): drawn for the whole global
 batch from the epoch's augmentation generator, then cut to this process's rows. So a run is
 determined by ``aug_seed``, a resumed run draws what an uninterrupted one draws, and several
 processes draw what one process draws. The engine normalises the views; `Mixup` then mixes the
@@ -31,9 +31,29 @@ from timm.data.auto_augment import rand_augment_transform
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from mae_study.train.batch import Draws
-
 TRIALS = 10  # crop boxes tried per image before the centre-crop fallback (torchvision's count)
+
+
+@dataclass
+class Draws:
+    """Random numbers for the rows ``rows`` of a global batch of ``batch_size`` images: each draw
+    is made for all ``batch_size`` images, in the same order on every process, then cut to
+    ``rows`` (None: all), so a process's rows get what they would get in one process."""
+
+    generator: torch.Generator
+    batch_size: int
+    rows: slice | None = None
+
+    def _cut(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.rows is None else x[self.rows]
+
+    def rand(self, *shape: int) -> torch.Tensor:
+        """Uniform [0, 1) numbers, (b, *shape)."""
+        return self._cut(torch.rand(self.batch_size, *shape, generator=self.generator))
+
+    def seeds(self) -> torch.Tensor:
+        """(b,) int64 seeds, one per image, for transforms that draw from their own generator."""
+        return self._cut(torch.randint(0, 2**31 - 1, (self.batch_size,), generator=self.generator))
 
 
 class Augment(Protocol):

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 
 from mae_study.masking import Masking, sample_mask
+from mae_study.train.augment import Draws, Flip  # noqa: F401 (Draws: read here too)
 
 TARGET_KINDS = ("class", "multi_hot", "soft")
 
@@ -60,28 +61,6 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.labels)
-
-
-@dataclass
-class Draws:
-    """Random numbers for the rows ``rows`` of a global batch of ``batch_size`` images: each draw
-    is made for all ``batch_size`` images, in the same order on every process, then cut to
-    ``rows`` (None: all), so a process's rows get what they would get in one process."""
-
-    generator: torch.Generator
-    batch_size: int
-    rows: slice | None = None
-
-    def _cut(self, x: torch.Tensor) -> torch.Tensor:
-        return x if self.rows is None else x[self.rows]
-
-    def rand(self, *shape: int) -> torch.Tensor:
-        """Uniform [0, 1) numbers, (b, *shape)."""
-        return self._cut(torch.rand(self.batch_size, *shape, generator=self.generator))
-
-    def seeds(self) -> torch.Tensor:
-        """(b,) int64 seeds, one per image, for transforms that draw from their own generator."""
-        return self._cut(torch.randint(0, 2**31 - 1, (self.batch_size,), generator=self.generator))
 
 
 def normalize(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
@@ -134,7 +113,6 @@ class BatchMaker:
 def prepare(data, idx: torch.Tensor, device, hflip_gen: torch.Generator | None, rows: slice | None = None):
     """uint8 images of ``idx[rows]`` -> normalised float (B, C, H, W) on device, flipped at random
     (flips drawn for all of ``idx``), and their labels: one `Flip` batch of an in-memory set."""
-    from mae_study.train.augment import Flip
     make = BatchMaker(Flip() if hflip_gen is not None else None, None, data.mean, data.std, data.num_classes,
                       len(idx), rows, device)
     part = idx if rows is None else idx[rows]

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from mae_study.data import FRACTALS, check_image_size, check_num_samples, check_seed, is_int
+from mae_study.data.catalog import FRACTALS, check_image_size, check_num_samples, check_seed, is_int
 from mae_study.data.base import ImageTensorDataset, channel_stats
 from mae_study.data.fractals.cache import load_or_build
 from mae_study.data.fractals.dataset import OnTheFlyDataset, generate_all
@@ -20,7 +20,7 @@ from mae_study.data.fractals.multi_instance import MultiInstanceConfig, build_ca
 from mae_study.data.fractals.seeding import SPLIT_CODES, balanced_labels, check_choice
 from mae_study.data.fractals.single_instance import SingleInstanceConfig, generate_single_instance, sample_systems
 
-NAMES = FRACTALS  # defined once, in the data package (which must not import this module)
+NAMES = FRACTALS  # defined once, in the data catalogue
 FRACTAL_SPLITS = ("train", "test")
 DEFAULT_NUM_CLASSES = 100
 DEFAULT_NUM_SAMPLES = {"train": 10_000, "test": 2_000}
