@@ -1,7 +1,8 @@
 """Fine-tune (or linear-probe, or Partial-k) a pre-trained MAE encoder, or train it from scratch.
 
-The classifier is the MAE encoder on every patch plus a linear head (`MAEClassifier`). Seed 000
-reports test accuracy averaged over the final 10 epochs; `average_last` sets how many.
+The classifier is the MAE encoder on every patch plus a linear head (`MAEClassifier`). Hata,
+Tadamura and Samura report test accuracy averaged over the final 10 epochs; `average_last` sets
+how many.
 """
 from __future__ import annotations
 
@@ -124,7 +125,8 @@ def finetune_defaults(**changes) -> dict[str, dict]:
         "ci": {**base, "image_size": 16, "scratch_model": "ci_16", "num_train": 100, "num_test": 100,
                "num_epochs": 2, "average_last": 1, "batch_size": 25, "pretrained": "static_r75_s0"},
         "cpu": dict(base),
-        # Seed 000, Table 2: 5,000 labelled images, 8,000 test, 100 epochs, batch 50, lr 1e-3, AdamW.
+        # Hata, Tadamura and Samura's Table 2: 5,000 labelled images, 8,000 test, 100 epochs, batch 50,
+        # lr 1e-3, AdamW.
         "gpu": {**base, "image_size": 96, "scratch_model": "dynmask_stl10", "num_train": 5000, "num_test": 8000,
                 "num_epochs": 100, "average_last": 10, "warmup_epochs": 0.0, "lr_schedule": "constant",
                 "device": "auto"},

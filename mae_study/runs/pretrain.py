@@ -206,11 +206,11 @@ def pretrain_defaults(**changes) -> dict[str, dict]:
         "ci": {**base, "model": "ci_16", "image_size": 16, "num_images": 128, "num_epochs": 2, "batch_size": 32,
                "recon_epochs": [0], "num_recon_images": 4},
         "cpu": dict(base),
-        # Seed 000's Table 1 model and Table 2 schedule on the built-in data at 96 px.
+        # Hata, Tadamura and Samura's Table 1 model and Table 2 schedule on the built-in data at 96 px.
         "gpu": {**base, "model": "dynmask_stl10", "image_size": 96, "num_images": 100_000, "num_epochs": 100,
                 "batch_size": 50, "lr": 1e-3, "warmup_epochs": 0.0, "lr_schedule": "constant",
                 "device": "auto", "recon_epochs": [0, 19, 39, 59, 79]},
-        # Seed 000 exactly: STL10's 100,000 unlabelled images.
+        # Hata, Tadamura and Samura's setting exactly: STL10's 100,000 unlabelled images.
         "paper": {**base, "model": "dynmask_stl10", "dataset": "stl10", "image_size": 96, "num_images": 100_000,
                   "num_epochs": 100, "batch_size": 50, "lr": 1e-3, "warmup_epochs": 0.0,
                   "lr_schedule": "constant", "device": "auto", "recon_epochs": [0, 19, 39, 59, 79]},

@@ -131,7 +131,7 @@ def schedule_from_dict(d: dict) -> Schedule:
 
 
 def dynmask_stages(final_ratio: float, num_epochs: float = 100) -> StageSchedule:
-    """Seed 000's Table 3: five equal stages rising to ``final_ratio``.
+    """Hata, Tadamura and Samura's Table 3: five equal stages rising to ``final_ratio``.
 
     The paper lists six schedules (final 70-95 %); their stage ratios are taken verbatim, with
     the stage starts scaled to ``num_epochs`` (every 20 of 100 epochs in the paper).

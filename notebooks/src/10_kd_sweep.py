@@ -1,9 +1,9 @@
 # %% [markdown]
-# # Sweep: every run behind the multi-teacher distillation chapter (seed 002)
+# # Sweep: every run behind the multi-teacher distillation chapter
 #
 # **Protocol.** Both teachers' pre-training, their attention analysis, every adaptation (full,
-# linear, Partial-1 over seeds), the students of the seed's Table 2 (alone, KD from DINO, from MAE,
-# from both, over seeds) and the ablations the seed does not run, in that order; finished runs are
+# linear, Partial-1 over seeds), the students of the paper's Table 2 (alone, KD from DINO, from MAE,
+# from both, over seeds) and the ablations the paper does not run, in that order; finished runs are
 # skipped and an interrupted one resumes. The same as `python -m mae_study.sweep kd --profile cpu`.
 
 # %%
@@ -28,8 +28,8 @@ status.groupby(["experiment", "status"]).size()
 
 # %% [markdown]
 # ## Summary
-# The student's test accuracy in % per row of the seed's Table 2 (mean and sd over seeds) beside
-# the seed's, and the seed's claims with this profile's verdicts. The chapter (`book/kd.md`) shows
+# The student's test accuracy in % per row of the paper's Table 2 (mean and sd over seeds) beside
+# the paper's, and the paper's claims with this profile's verdicts. The chapter (`book/kd.md`) shows
 # every table and figure.
 
 # %%

@@ -1,4 +1,4 @@
-"""Adapting a pre-trained teacher to the labelled task (the seed's Table 1): full fine-tuning,
+"""Adapting a pre-trained teacher to the labelled task (the paper's Table 1): full fine-tuning,
 a linear probe, or Partial-1 (the head and the last block, with the final norm, train).
 
     p = KD_ADAPT.resolve("cpu", teacher="mae", mode="partial-1")     # dino_s0 / mae_r75_s0 by default
@@ -27,7 +27,7 @@ from mae_study.runs.common import (accuracy_summary, averaged_accuracy, check_da
 from mae_study.chapters.kd.teachers import DATA_SETTING, TEACHERS, default_teacher_run, load_teacher
 from mae_study.runs.skeleton import execute_run
 
-MODES = ("full", "linear", "partial-1")  # the seed's Table 1 rows
+MODES = ("full", "linear", "partial-1")  # the paper's Table 1 rows
 AUGMENTS = ("flip", "crop", "deit")
 LINEAR_LR = 1e-2  # a linear head on frozen features takes a larger step than a network (see `adapt_derive`)
 
@@ -145,7 +145,7 @@ def _defaults() -> dict[str, dict]:
 
 
 KD_ADAPT = Experiment("kd_adapt", _defaults(), check_adapt, derive=adapt_derive, naming=adapt_naming)
-"""A teacher adapted by full fine-tuning, linear probing or Partial-1 (the seed's Table 1)."""
+"""A teacher adapted by full fine-tuning, linear probing or Partial-1 (the paper's Table 1)."""
 
 
 def adapt_params(profile: str, teacher: str, mode: str, seed: int = 0, teacher_run: str | None = None):

@@ -1,4 +1,4 @@
-"""How far each pre-trained teacher's heads look (the seed's Figure 1) and which head Attention
+"""How far each pre-trained teacher's heads look (the paper's Figure 1) and which head Attention
 Confidence picks, measured on held-out images.
 
     run = run_attention(KD_ATTENTION.resolve("cpu", teacher="dino"))   # dino_s0

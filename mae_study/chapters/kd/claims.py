@@ -28,7 +28,7 @@ def _acc(adapt: pd.DataFrame, teacher: str, mode: str) -> pd.Series:
 
 def gap_closed(partial, full, linear) -> Difference:
     """Partial-1 minus the midpoint of linear and full: positive when Partial-1 closes more than half
-    of the gap between the linear probe and full fine-tuning (the seed's MAE teacher closes 91 %)."""
+    of the gap between the linear probe and full fine-tuning (the paper's MAE teacher closes 91 %)."""
     partial, full, linear = (np.asarray(x, float) for x in (partial, full, linear))
     value = partial.mean() - (full.mean() + linear.mean()) / 2
     return Difference(float(value), combined_se(standard_error(partial), standard_error(full) / 2,
@@ -89,7 +89,7 @@ def student_claims(students: pd.DataFrame) -> list[Claim]:
 
 
 def claims_from(adapt: pd.DataFrame, distance: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
-    """The seed's claims, one row each (`COLUMNS`), from tables shaped like `adapt_table`,
+    """The paper's claims, one row each (`COLUMNS`), from tables shaped like `adapt_table`,
     `distance_table` and `student_table`; a table that is empty leaves its claims out."""
     rows = []
     if not adapt.empty:
@@ -102,5 +102,5 @@ def claims_from(adapt: pd.DataFrame, distance: pd.DataFrame, students: pd.DataFr
 
 
 def claims(profile: str) -> pd.DataFrame:
-    """Each claim of the seed with this profile's verdict and the numbers behind it."""
+    """Each claim of the paper with this profile's verdict and the numbers behind it."""
     return claims_from(adapt_table(profile), distance_table(profile), student_table(profile))

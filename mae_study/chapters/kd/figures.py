@@ -1,4 +1,4 @@
-"""The multi-teacher distillation chapter's figures: the seed's Figure 1 (attention distance per
+"""The multi-teacher distillation chapter's figures: the paper's Figure 1 (attention distance per
 layer of both teachers), the heads Attention Confidence picks, and Table 2 as points with spread."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mae_study.chapters.kd.plan import TABLE2
 from mae_study.chapters.kd.attention import KD_ATTENTION
 from mae_study.chapters.kd.tables import distance_table, per_image_from, student_table
 
-COLOURS = {"dino": "tab:red", "mae": "tab:blue"}  # the seed's Figure 1: CL red, MIM blue
+COLOURS = {"dino": "tab:red", "mae": "tab:blue"}  # the paper's Figure 1: CL red, MIM blue
 
 
 @book_style()

@@ -1,11 +1,12 @@
 """Multi-teacher knowledge distillation from a contrastive and a masked-image teacher (the
-chapter on seed 002): every run behind the chapter, in the order they depend on each other.
+multi-teacher distillation paper's method): every run behind the chapter, in the order they depend
+on each other.
 
-    teachers      kd_dino_teacher, kd_mae_teacher        (`kd_teachers`, `kd_dino`)
-    attention     kd_attention: distance per layer and head, Attention Confidence   (`kd_attention`)
-    adaptation    kd_adapt: full / linear / Partial-1 of each teacher (Table 1)     (`kd_adapt`)
+    teachers      kd_dino_teacher, kd_mae_teacher        (`teachers`, `dino`)
+    attention     kd_attention: distance per layer and head, Attention Confidence   (`attention`)
+    adaptation    kd_adapt: full / linear / Partial-1 of each teacher (Table 1)     (`adapt`)
     students      kd_student: alone, KD from DINO, from MAE, from both (Table 2), and the
-                  ablations the seed does not run                                   (`kd_student`)
+                  ablations the paper does not run                                  (`student`)
 
 `plan(profile)` lists them for `mae_study.sweep` as (experiment, run name, parameters, run
 function); the chapter's tables, claims and figures read the runs back (`kd_tables`,
@@ -30,8 +31,8 @@ TABLE2 = {"alone": {"teachers": "none"},
           "DINO": {"teachers": "dino", "stages": "two", "attention": False},
           "MAE": {"teachers": "mae", "stages": "two", "attention": False},
           "DINO + MAE": {}}
-"""The seed's Table 2 rows: the student alone (DeiT-Ti), KD from one fine-tuned teacher (output KD,
-teachers adapted first), and the seed's method (the `KD_STUDENT` defaults: both teachers,
+"""The paper's Table 2 rows: the student alone (DeiT-Ti), KD from one fine-tuned teacher (output KD,
+teachers adapted first), and the paper's method (the `KD_STUDENT` defaults: both teachers,
 Partial-1 in one stage, output and attention KD, l1 = 0.5, l2 = 0)."""
 
 ABLATIONS = {"no attention KD": {"attention": False},
@@ -41,7 +42,7 @@ ABLATIONS = {"no attention KD": {"attention": False},
              "two stages, fine-tuned teachers": {"stages": "two"},
              "two stages, Partial-1 teachers": {"stages": "two", "teacher_mode": "partial-1"},
              "temperature 4": {"temperature": 4.0}}
-"""What the seed does not vary, each a change of its method (the "DINO + MAE" row of Table 2)."""
+"""What the paper does not vary, each a change of its method (the "DINO + MAE" row of Table 2)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ GRIDS = {
 
 def student_arms(profile: str) -> dict[str, tuple[str, dict]]:
     """Run name -> (arm, parameters given) of every student of the grid: Table 2's rows, then
-    the ablations (a run that is both, the seed's method, keeps its Table 2 arm)."""
+    the ablations (a run that is both, the paper's method, keeps its Table 2 arm)."""
     g = GRIDS[check_profile(profile)]
     arms = [(name, TABLE2[name], g.table2_seeds) for name in TABLE2]
     arms += [(name, ABLATIONS[name], g.ablation_seeds) for name in g.ablations]

@@ -1,18 +1,18 @@
 """The student: a ViT-Tiny-like network trained on the labelled task alone, or distilled from one
-or both teachers (the seed's Eq. 1-4, `kd.MultiTeacherKDLoss` through `fit`).
+or both teachers (the paper's Eq. 1-4, `kd.MultiTeacherKDLoss` through `fit`).
 
-    p = KD_STUDENT.resolve("cpu")                       # the seed's method: both_1stage_attn_s0
+    p = KD_STUDENT.resolve("cpu")                       # the paper's method: both_1stage_attn_s0
     p = KD_STUDENT.resolve("cpu", teachers="mae", stages="two", attention=False)   # the KD baseline
     run = run_student(p)
 
-``stages="one"`` (the seed's method): the teachers' pre-trained bodies with fresh heads, their
+``stages="one"`` (the paper's method): the teachers' pre-trained bodies with fresh heads, their
 ``teacher_mode`` part (Partial-1) training with the student on CE_S + CE_CL + CE_MIM + L_KD + L_Attn,
 all three networks one `KDModels` (one module for DDP; ``models(imgs)`` is the student, so
-evaluation measures the student). ``stages="two"`` (the seed's KD baseline): teachers adapted first
+evaluation measures the student). ``stages="two"`` (the paper's KD baseline): teachers adapted first
 by a `kd_adapt` run (``teacher_mode``, default full fine-tuning), then frozen.
 
 Which teacher head is distilled (``head``): "max", Attention Confidence measured once before
-training on the first ``head_images`` training images (the seed picks heads by AC and does not say
+training on the first ``head_images`` training images (the paper picks heads by AC and does not say
 on which images or how often); "max_per_step", re-measured on every step's images (the step's
 rank's images under several processes, so refused there); "random", one head drawn from the run's
 seed; "mean", the mean map over heads; or an index. Every check that needs a teacher run (that
@@ -91,7 +91,7 @@ def check_student(p: dict) -> None:
 def student_derive(p: dict, given: frozenset) -> dict:
     """What the teachers set implies, for the parameters the caller did not set: the profile's
     teacher runs of the teachers used (None for the others), the teachers' adaptation (Partial-1
-    in one stage, full fine-tuning before two stages: the seed's KD baseline), l1 and l2 of a single
+    in one stage, full fine-tuning before two stages: the paper's KD baseline), l1 and l2 of a single
     teacher (1 for DINO, 0 for MAE), no attention without teachers, and head "max"."""
     p = dict(p)
     used = TEACHER_SETS.get(p["teachers"], ())
@@ -263,4 +263,4 @@ def _defaults() -> dict[str, dict]:
 
 
 KD_STUDENT = Experiment("kd_student", _defaults(), check_student, derive=student_derive, naming=student_naming)
-"""A student alone or distilled (defaults: the seed's method, both teachers in one stage)."""
+"""A student alone or distilled (defaults: the paper's method, both teachers in one stage)."""

@@ -1,8 +1,8 @@
-"""The multi-teacher distillation chapter's runs as tables, and the seed's Tables 1 and 2 beside the
+"""The multi-teacher distillation chapter's runs as tables, and the paper's Tables 1 and 2 beside the
 study's. Every function reads run files only (`load_runs`); the ``*_from`` functions are pure over
 the tables, so they are tested on made-up ones.
 
-Accuracies are in % (the seed's unit), means over seeds with their sample sd.
+Accuracies are in % (the paper's unit), means over seeds with their sample sd.
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from mae_study.chapters.kd.attention import KD_ATTENTION
 from mae_study.chapters.kd.student import KD_STUDENT
 from mae_study.chapters.kd.teachers import EXPERIMENTS, TEACHERS
 
-PAPER_MODE = {"full": "finetune", "linear": "linear", "partial-1": "partial_1"}  # our modes -> the seed's rows
+PAPER_MODE = {"full": "finetune", "linear": "linear", "partial-1": "partial_1"}  # our modes -> the paper's rows
 PAPER_ARM = {"alone": "baseline_deit_ti", "DINO": "DINO", "MAE": "MAE", "DINO + MAE": "DINO+MAE"}
-REFERENCE_ARM = "DINO + MAE"  # the seed's method: what every ablation changes one thing of
+REFERENCE_ARM = "DINO + MAE"  # the paper's method: what every ablation changes one thing of
 
 
 def teacher_table(profile: str) -> pd.DataFrame:
@@ -49,7 +49,7 @@ def adapt_table(profile: str) -> pd.DataFrame:
 
 
 def table1_from(adapt: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
-    """The seed's Table 1 beside the study's: per mode the trainable parameters (millions) and each
+    """The paper's Table 1 beside the study's: per mode the trainable parameters (millions) and each
     teacher's accuracy (%, mean and sd over adaptation seeds)."""
     rows = []
     for mode in MODES:
@@ -85,7 +85,7 @@ def distance_table(profile: str) -> pd.DataFrame:
 
 
 def per_image_from(distance: pd.DataFrame) -> pd.DataFrame:
-    """One value per teacher, layer and image: the distance averaged over heads (the seed's
+    """One value per teacher, layer and image: the distance averaged over heads (the paper's
     Figure 1 plots this mean)."""
     return distance.groupby(["teacher", "layer", "image"], as_index=False)["distance_px"].mean()
 
@@ -133,7 +133,7 @@ def student_table(profile: str) -> pd.DataFrame:
 
 
 def table2_from(students: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
-    """The seed's Table 2 beside the study's: per row the student's accuracy (%), mean, sd and
+    """The paper's Table 2 beside the study's: per row the student's accuracy (%), mean, sd and
     number of seeds."""
     ref = paper.assign(key=paper["teachers"].fillna(paper["method"])).set_index("key")["top1"]
     rows = []
@@ -149,11 +149,11 @@ def table2(profile: str) -> pd.DataFrame:
 
 
 def ablation_from(students: pd.DataFrame) -> pd.DataFrame:
-    """Each ablation beside the seed's method: accuracy (%) mean, sd, seeds, and the difference
+    """Each ablation beside the paper's method: accuracy (%) mean, sd, seeds, and the difference
     to the method with its standard error (`claims.difference`)."""
     from mae_study.report.claims import difference
     base = students[students["arm"] == REFERENCE_ARM]
-    rows = [{"setting": f"{REFERENCE_ARM} (the seed's method)", "accuracy": base["accuracy"].mean(),
+    rows = [{"setting": f"{REFERENCE_ARM} (the paper's method)", "accuracy": base["accuracy"].mean(),
              "sd": base["accuracy"].std(), "seeds": len(base), "difference": "", "teachers' accuracy": _teachers(base)}]
     for arm in ABLATIONS:
         here = students[students["arm"] == arm]

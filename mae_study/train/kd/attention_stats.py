@@ -6,7 +6,7 @@ Maps are ``(N, H, T, T)`` softmax weights, query rows summing to 1 over keys, as
 patches in row-major order of the (gh, gw) grid (timm's ``flatten(2)`` of the patch embedding).
 
     conf = attention_confidence(maps[-1], include_cls=True)    # (H,)
-    head = select_head(conf, "max")                            # the head the seed transfers
+    head = select_head(conf, "max")                            # the head the paper transfers
     A = head_attention(maps[-1], head)                         # (N, T, T)
     mad = mean_attention_distance_per_layer(maps, grid_size=14, patch_size=16)  # (layers, H) pixels
 """
@@ -31,10 +31,11 @@ def patch_attention(attn: torch.Tensor, num_prefix_tokens: int = 1, eps: float =
 
 
 def attention_confidence(attn: torch.Tensor, include_cls: bool = True) -> torch.Tensor:
-    """Attention Confidence of every head (Voita et al., ACL 2019; the seed's Eq. 2):
+    """Attention Confidence of every head (Voita et al., ACL 2019; the multi-teacher distillation
+    paper's Eq. 2):
     C_h = mean over queries q of max over keys k of A_h(q, k), i.e. ``attn.max(-1).values.mean(-1)``.
 
-    Choices the seed leaves open:
+    Choices the paper leaves open:
       * images: C_h is averaged over the N images (Voita et al. average over sentences). Every image
         has the same T queries, so this equals the mean over all N * T queries.
       * CLS: ``include_cls=True`` scores the map as the model computes it (CLS as query and key);
@@ -59,7 +60,7 @@ def select_head(confidences: torch.Tensor, strategy: str | int = "max",
 
     Args:
         confidences: (H,) from `attention_confidence`.
-        strategy: "max": the most confident head (the seed's choice); "random": a head drawn from
+        strategy: "max": the most confident head (the paper's choice); "random": a head drawn from
             ``generator`` (a control, reproducible for a seeded generator); "mean": no single head,
             the mean map over heads (another control); an int: that head, checked to exist.
         generator: CPU generator for "random"; None draws from a fresh generator seeded 0, so the
@@ -125,7 +126,7 @@ def attention_distance(attn: torch.Tensor, grid_size: int | tuple[int, int], pat
 
 def mean_attention_distance_per_layer(maps: Sequence[torch.Tensor], grid_size: int | tuple[int, int] | None = None,
                                       patch_size: int = 16) -> torch.Tensor:
-    """Attention distance of every layer and head: (layers, H) pixels (the seed's Figure 1 plots
+    """Attention distance of every layer and head: (layers, H) pixels (the paper's Figure 1 plots
     the mean over heads, ``.mean(1)``).
 
     Args:

@@ -1,10 +1,10 @@
-"""The seed's distillation losses, as pure functions of tensors.
+"""The multi-teacher distillation paper's losses, as pure functions of tensors.
 
     L      = CE_S + CE_CL + CE_MIM + L_KD + L_Attn                                    (Eq. 4)
     L_KD   = l1 KL(p_CL || p_S) + (1 - l1) KL(p_MIM || p_S),        l1 = 0.5          (Eq. 1)
     L_Attn = l2 KL(A_CL || A_S,1) + (1 - l2) KL(A_MIM || A_S,2),    l2 = 0            (Eq. 3)
 
-With the seed's l2 = 0 only the MIM teacher's attention is transferred: the CL term of L_Attn is
+With the paper's l2 = 0 only the MIM teacher's attention is transferred: the CL term of L_Attn is
 not computed at all (its maps may be None), not computed and multiplied by zero. Likewise a
 teacher whose KD weight is 0 may be left out of L_KD.
 
@@ -39,10 +39,10 @@ def output_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temper
     Args:
         student_logits: (N, K).
         teacher_logits: (N, K).
-        temperature: T > 0. The seed does not give one; 1.0 (the default) is Eq. 1 as written
+        temperature: T > 0. The paper does not give one; 1.0 (the default) is Eq. 1 as written
             (DeiT's soft distillation used 3.0).
         detach_teacher: True: gradients reach the student only. The one-stage method trains the
-            teachers' Partial-1 layers jointly and the seed does not say whether the KD terms reach
+            teachers' Partial-1 layers jointly and the paper does not say whether the KD terms reach
             them; False lets them (the teacher is then also pulled towards the student).
     Returns:
         scalar.
@@ -65,7 +65,7 @@ def attention_kl(teacher_attn: torch.Tensor, student_attn: torch.Tensor, include
     """KL(A_T || A_S) of one teacher head and one student head: each query row is a distribution
     over keys; the KL of every row, averaged over queries and images.
 
-    Choices the seed leaves open:
+    Choices the paper leaves open:
       * CLS: ``include_cls=True`` compares the maps as computed; ``False`` drops the CLS row and
         column of both and renormalises the rows over the patch keys.
       * zeros: a teacher weight of 0 contributes 0 (0 log 0 = 0); a student weight is floored at
@@ -96,7 +96,7 @@ def attention_kl(teacher_attn: torch.Tensor, student_attn: torch.Tensor, include
 
 def kd_loss(student_logits: torch.Tensor, cl_logits: torch.Tensor | None, mim_logits: torch.Tensor | None,
             l1: float = 0.5, temperature: float = 1.0, detach_teacher: bool = True) -> torch.Tensor:
-    """L_KD = l1 KL(p_CL || p_S) + (1 - l1) KL(p_MIM || p_S) (Eq. 1; the seed's l1 = 0.5).
+    """L_KD = l1 KL(p_CL || p_S) + (1 - l1) KL(p_MIM || p_S) (Eq. 1; the paper's l1 = 0.5).
 
     A term whose weight is 0 is skipped and its teacher's logits may be None (a one-teacher KD
     baseline: l1 = 1 for the CL teacher alone, l1 = 0 for the MIM teacher alone)."""
@@ -112,7 +112,7 @@ def kd_loss(student_logits: torch.Tensor, cl_logits: torch.Tensor | None, mim_lo
 def attn_loss(cl_attn: torch.Tensor | None, mim_attn: torch.Tensor | None, student_attn1: torch.Tensor | None,
               student_attn2: torch.Tensor | None, l2: float = 0.0, include_cls: bool = True,
               detach_teacher: bool = True) -> torch.Tensor:
-    """L_Attn = l2 KL(A_CL || A_S,1) + (1 - l2) KL(A_MIM || A_S,2) (Eq. 3; the seed's l2 = 0).
+    """L_Attn = l2 KL(A_CL || A_S,1) + (1 - l2) KL(A_MIM || A_S,2) (Eq. 3; the paper's l2 = 0).
 
     Args:
         cl_attn, mim_attn: (N, T, T) the teachers' heads chosen by Attention Confidence.
@@ -140,7 +140,7 @@ def joint_loss(student_logits: torch.Tensor, labels: torch.Tensor, cl_logits: to
                student_attn2: torch.Tensor | None = None, *, l1: float = 0.5, l2: float = 0.0,
                temperature: float = 1.0, include_cls: bool = True, use_attention: bool = True,
                detach_teacher: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The seed's one-stage objective (Eq. 4): the student and both teachers' heads learn the labels
+    """The paper's one-stage objective (Eq. 4): the student and both teachers' heads learn the labels
     while the student distils the teachers' outputs and attention.
 
     A teacher given as None is absent: no CE term, and its KD weight must be 0. With

@@ -1,7 +1,7 @@
-"""The seed's one-stage multi-teacher distillation as the engine sees it.
+"""The multi-teacher distillation paper's one-stage objective as the engine sees it.
 
     models = KDModels(student, cl_teacher=dino, mim_teacher=mae)     # teachers already Partial-1
-    loss_fn = MultiTeacherKDLoss(l1=0.5, l2=0.0)                     # the seed's setting
+    loss_fn = MultiTeacherKDLoss(l1=0.5, l2=0.0)                     # the paper's setting
     loss, metrics = loss_fn(models, batch, ctx)                      # fit(models, loss_fn, ...)
 
 `KDModels` runs all three networks in one forward, so DDP and torch.compile see one module;
@@ -27,9 +27,9 @@ class KDModels(nn.Module):
     """The student and up to two teachers, trained together.
 
     Args:
-        student: a timm ViT / `MAEClassifier` (the seed: ViT-Tiny, 3 heads).
+        student: a timm ViT / `MAEClassifier` (the paper: ViT-Tiny, 3 heads).
         cl_teacher, mim_teacher: classifiers on the same label set (None: absent).
-        attn_layer: the block whose attention is distilled, for every network. The seed does not
+        attn_layer: the block whose attention is distilled, for every network. The paper does not
             say which; -1 (the last block) by default, where Park et al. find CL and MIM differ most.
     """
 
@@ -59,17 +59,17 @@ class KDModels(nn.Module):
 
 @dataclass(frozen=True)
 class MultiTeacherKDLoss:
-    """``loss_fn(model, batch, ctx)`` for a `KDModels`: the seed's Eq. 4 on ``batch.imgs``.
+    """``loss_fn(model, batch, ctx)`` for a `KDModels`: the paper's Eq. 4 on ``batch.imgs``.
 
     Args:
         l1, l2, temperature, include_cls, detach_teacher: see `mae_study.train.kd.losses`.
         use_attention: False: output KD only (L_Attn = 0; no maps are computed).
         cl_head, mim_head: the teacher head distilled: "max" (Attention Confidence on the step's
-            images, the seed's rule; the seed does not say on which images AC is measured, so it is
+            images, the paper's rule; the paper does not say on which images AC is measured, so it is
             re-measured every step), "mean" (mean map over heads) or a fixed index (e.g. drawn once
             with `select_head(conf, "random", generator)`).
         student_heads: (A_S,1, A_S,2), the student heads that learn from the CL and the MIM teacher;
-            the seed's "first" and "second" heads, 0-based (0, 1).
+            the paper's "first" and "second" heads, 0-based (0, 1).
     """
 
     l1: float = 0.5
