@@ -4,7 +4,8 @@ Modules, one idea each: ``seeding`` (per-sample random streams), ``ifs`` (sampli
 batched chaos game), ``render`` (points -> images), ``torch_ifs`` (the same on a GPU),
 ``background``, ``colour``, ``compose``, the generators ``fractaldb``, ``single_instance``,
 ``multi_instance``, and ``loaders`` (``load_fractal``, cached; ``fractal_stream``, on the fly).
-``reference`` is the straightforward baseline the benchmark and tests compare against.
+The straightforward baseline the benchmark and tests compare against is
+``benchmarks/fractal_reference.py`` (not part of the study).
 """
 from mae_study.data.fractals.fractaldb import (FractalDBConfig, category_instances, published_categories,
                                                search_categories, weight_patterns)

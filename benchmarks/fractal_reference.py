@@ -4,8 +4,9 @@ One chain, one point at a time. FractalDB's original is plain Python/numpy per p
 reference here is too (``iterate_chain``, ``render_patch_loop``, ``filling_rate_loop``). Anderson &
 Farrell's original runs its per-point loops under numba and does the rest per image in numpy, so the
 Single- and Multi-Instance references compile the same per-point loops with ``numba.njit`` (the
-``*_jit`` names) and keep 100,000 points at every size. Used only by the benchmark and the tests:
-with the same random numbers these loops give bit for bit what the fast kernels give.
+``*_jit`` names) and keep 100,000 points at every size. Not part of the study: it lives beside the
+benchmark (``bench_fractals.py``), which uses it, as does tests/test_fractals.py: with the same
+random numbers these loops give bit for bit what the fast kernels give.
 """
 from __future__ import annotations
 
