@@ -102,3 +102,10 @@ def test_book_style_leaves_settings_it_does_not_own():
         with book_style():
             mpl.rcParams["interactive"] = True
         assert mpl.rcParams["interactive"]
+
+
+def test_results_header_is_the_line_every_page_shows():
+    from mae_study.report.page import results_header
+    assert results_header("ci").data == "*Results shown: profile `ci`.*"
+    assert results_header("ci", {"pre-training runs": 2, "fine-tuning runs": 3}, others_of="no_such_experiment").data == (
+        "*Results shown: profile `ci`, 2 pre-training runs and 3 fine-tuning runs. Other profiles with results: none.*")

@@ -47,3 +47,16 @@ def reference(name: str) -> pd.DataFrame:
 def markdown(text: str | None) -> Markdown | None:
     """``text`` as Markdown for a page; None (the cell shows nothing) when there is no text."""
     return Markdown(text) if text else None
+
+
+def results_header(profile: str, runs: dict[str, int] | None = None, others_of: str | None = None) -> Markdown:
+    """The line under a page's title: the profile whose results it shows, how many runs of each kind
+    (``runs``: e.g. ``{"pre-training runs": 18, "fine-tuning runs": 21}``) and, with ``others_of``
+    (an experiment), the other profiles that have results of it."""
+    text = f"Results shown: profile `{profile}`"
+    if runs:
+        text += ", " + " and ".join(f"{n} {what}" for what, n in runs.items())
+    text += "."
+    if others_of is not None:
+        text += f" Other profiles with results: {', '.join(f'`{p}`' for p in other_profiles(others_of, profile)) or 'none'}."
+    return Markdown(f"*{text}*")

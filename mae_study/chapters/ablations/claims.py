@@ -237,3 +237,8 @@ def claims_from(res: pd.DataFrame, cost: pd.DataFrame | None = None, width: int 
 def claims(profile: str) -> pd.DataFrame:
     """The paper's ablation claims, each with this profile's verdict and the numbers behind it."""
     return claims_from(results(profile), step_cost_table(profile), encoder_width(profile), scratch_paper_numbers())
+
+
+def table_claims(claims_frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The claims of one ablation ``table`` (rows of `claims`) with their verdicts, as the page shows them."""
+    return claims_frame[claims_frame["table"] == table].drop(columns="table").reset_index(drop=True)
