@@ -114,8 +114,8 @@ def finetune_params(profile: str, pretrained: str, mode: str, seed: int = 0):
 # ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Grid:
-    """The arms of one ablation table at one profile.
+class TableArms:
+    """The arms of one ablation table at one profile (a chapter's grid, `GRIDS[profile]`, holds one per table).
 
     Args:
         vary: the pre-training parameter(s) the table changes.
@@ -137,21 +137,21 @@ class Grid:
         return [dict(zip(self.vary, v)) for v in self.values]
 
 
-def _grids(ratios, depths, widths, seeds) -> dict[str, Grid]:
+def _grids(ratios, depths, widths, seeds) -> dict[str, TableArms]:
     return {
-        "mask_ratio": Grid(("final_mask_ratio",), tuple((r,) for r in ratios), seeds, scratch=True),
-        "decoder_depth": Grid(("decoder_depth",), tuple((d,) for d in depths), seeds),
-        "decoder_width": Grid(("decoder_embed_dim",), tuple((w,) for w in widths), seeds),
-        "mask_token": Grid(("encoder_mask_token",), ((False,), (True,)), seeds),
+        "mask_ratio": TableArms(("final_mask_ratio",), tuple((r,) for r in ratios), seeds, scratch=True),
+        "decoder_depth": TableArms(("decoder_depth",), tuple((d,) for d in depths), seeds),
+        "decoder_width": TableArms(("decoder_embed_dim",), tuple((w,) for w in widths), seeds),
+        "mask_token": TableArms(("encoder_mask_token",), ((False,), (True,)), seeds),
         # The paper's Table 1f arms (random 75, block 50, block 75, grid 75) and random 50,
         # which the mask-ratio table also has, to tell "block is fine at 50 %" from "50 % is fine".
-        "sampling": Grid(("sampling", "final_mask_ratio"),
-                         (("random", 0.75), ("block", 0.5), ("block", 0.75), ("grid", 0.75), ("random", 0.5)), seeds),
-        "target": Grid(("norm_pix_loss",), ((False,), (True,)), seeds),
+        "sampling": TableArms(("sampling", "final_mask_ratio"),
+                              (("random", 0.75), ("block", 0.5), ("block", 0.75), ("grid", 0.75), ("random", 0.5)), seeds),
+        "target": TableArms(("norm_pix_loss",), ((False,), (True,)), seeds),
     }
 
 
-GRIDS: dict[str, dict[str, Grid]] = {
+GRIDS: dict[str, dict[str, TableArms]] = {
     # ci: two arms per table, one trial; every code path, numbers meaningless.
     "ci": _grids((0.5, 0.75), (1, 2), (16, 32), (0,)),
     # cpu: the decoder (96 wide, 4 heads) at 1/4, 1/2 and 1x the encoder's width (96).

@@ -39,7 +39,7 @@ DYNMASK_FINETUNE = Experiment(FINETUNE, finetune_defaults(
 
 
 @dataclass(frozen=True)
-class Grid:
+class DynmaskGrid:
     """The runs behind the chapter at one profile."""
 
     final_ratios: tuple[float, ...]
@@ -52,10 +52,12 @@ class Grid:
 
 
 GRIDS = {
-    "ci": Grid((0.75, 0.95), ("static", "dynamic"), (0,), (0,), ("full",)),
-    "cpu": Grid((0.75, 0.85, 0.95), ("static", "dynamic"), (0, 1, 2), (0,), ("full",), scratch_seeds=(0, 1, 2)),
-    "gpu": Grid((0.75, 0.85, 0.95), ("static", "dynamic"), (0,), (0,), ("full",)),
-    "paper": Grid((0.70, 0.75, 0.80, 0.85, 0.90, 0.95), ("static", "dynamic"), (0, 1, 2), (0, 1), ("full",)),
+    "ci": DynmaskGrid((0.75, 0.95), ("static", "dynamic"), (0,), (0,), ("full",)),
+    "cpu": DynmaskGrid((0.75, 0.85, 0.95), ("static", "dynamic"), (0, 1, 2), (0,), ("full",),
+                       scratch_seeds=(0, 1, 2)),
+    "gpu": DynmaskGrid((0.75, 0.85, 0.95), ("static", "dynamic"), (0,), (0,), ("full",)),
+    "paper": DynmaskGrid((0.70, 0.75, 0.80, 0.85, 0.90, 0.95), ("static", "dynamic"), (0, 1, 2), (0, 1),
+                         ("full",)),
 }
 
 

@@ -46,7 +46,7 @@ ABLATIONS = {"no attention KD": {"attention": False},
 
 
 @dataclass(frozen=True)
-class Grid:
+class KDGrid:
     """The runs of the chapter at one profile."""
 
     teacher_seeds: tuple[int, ...]   # pre-trainings of each teacher
@@ -58,13 +58,13 @@ class Grid:
 
 
 GRIDS = {
-    "ci": Grid((0,), (0,), (0,), (0,), ("no attention KD", "two stages, Partial-1 teachers")),
+    "ci": KDGrid((0,), (0,), (0,), (0,), ("no attention KD", "two stages, Partial-1 teachers")),
     # cpu: six ablations (the rest run at gpu) so that the whole sweep fits 30 minutes on 2 cores
-    "cpu": Grid((0,), (0, 1), (0, 1, 2), (0, 1),
-                ("no attention KD", "l1 = 0 (MAE outputs only)", "l1 = 1 (DINO outputs only)",
-                 "l2 = 1 (DINO attention only)", "random head", "two stages, fine-tuned teachers")),
-    "gpu": Grid((0,), (0, 1), (0, 1, 2), (0, 1)),
-    "paper": Grid((0,), (0,), (0, 1, 2), (0,)),
+    "cpu": KDGrid((0,), (0, 1), (0, 1, 2), (0, 1),
+                  ("no attention KD", "l1 = 0 (MAE outputs only)", "l1 = 1 (DINO outputs only)",
+                   "l2 = 1 (DINO attention only)", "random head", "two stages, fine-tuned teachers")),
+    "gpu": KDGrid((0,), (0, 1), (0, 1, 2), (0, 1)),
+    "paper": KDGrid((0,), (0,), (0, 1, 2), (0,)),
 }
 
 

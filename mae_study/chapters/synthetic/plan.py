@@ -32,7 +32,7 @@ NATURAL = tuple(name for name in ("imagenet",) if name in DATASETS)
 
 
 @dataclass(frozen=True)
-class Grid:
+class SyntheticGrid:
     """The runs of the chapter at one profile.
 
     Args:
@@ -56,14 +56,14 @@ class Grid:
 
 
 GRIDS = {
-    "ci": Grid(("digits",), (0,)),
+    "ci": SyntheticGrid(("digits",), (0,)),
     # Both built-in downstream tasks (the synthetic STL10-like one and handwritten digits), 2 seeds.
-    "cpu": Grid(("builtin", "digits"), (0, 1)),
-    "gpu": Grid(("builtin", "digits"), (0, 1), deit_recipe_sets=FRACTALS,
-                large_patch_sets=("fractal_single", "fractal_multi")),
+    "cpu": SyntheticGrid(("builtin", "digits"), (0, 1)),
+    "gpu": SyntheticGrid(("builtin", "digits"), (0, 1), deit_recipe_sets=FRACTALS,
+                         large_patch_sets=("fractal_single", "fractal_multi")),
     # The paper: CIFAR-10 and CIFAR-100; 3 pre-training seeds (the paper reports one run each).
-    "paper": Grid(("cifar10", "cifar100"), (0, 1, 2), deit_recipe_sets=FRACTALS,
-                  large_patch_sets=("fractal_single", "fractal_multi"), natural_sets=NATURAL),
+    "paper": SyntheticGrid(("cifar10", "cifar100"), (0, 1, 2), deit_recipe_sets=FRACTALS,
+                           large_patch_sets=("fractal_single", "fractal_multi"), natural_sets=NATURAL),
 }
 
 
