@@ -1,7 +1,14 @@
-"""What every experiment needs: devices, seeds, the pre-training data split, ratio tags in run names."""
+"""What every experiment needs: devices, seeds, the data a run reads (`DataSpec`), the pre-training
+data split, ratio tags in run names."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import torch
+
+from mae_study.data import ImageTensorDataset, load_dataset
+from mae_study.data.builtin import BUILTIN_SETTINGS, DEFAULT_SETTING
 
 PRETRAIN_SPLIT = {"builtin": "unlabelled", "stl10": "unlabelled"}  # other sets pre-train on "train"
 
@@ -32,16 +39,45 @@ def check_data_setting(p) -> None:
     setting = p.get("data_setting")
     if setting is None:
         return
-    from mae_study.data.builtin import BUILTIN_SETTINGS
     if setting not in BUILTIN_SETTINGS:
         raise ValueError(f"data_setting must be None or one of {sorted(BUILTIN_SETTINGS)}, got {setting!r}")
     if p["dataset"] != "builtin":
         raise ValueError(f"data_setting={setting!r} is for dataset='builtin', not {p['dataset']!r}")
 
 
-def data_kwargs(p) -> dict:
-    """The loader's extra arguments: ``setting=`` when a run names one (older runs have none)."""
-    return {"setting": p["data_setting"]} if p.get("data_setting") is not None else {}
+@dataclass(frozen=True)
+class DataSpec:
+    """The data a run reads, resolved once from its parameters.
+
+    Args:
+        dataset: a name of `mae_study.data.DATASETS`.
+        setting: the built-in data's setting, explicit: a run's ``data_setting``, or
+            `DEFAULT_SETTING` (``siblings-v1``) for a built-in run that names none (the runs made
+            before settings had names); None for every other data set.
+        image_size: side of the images.
+        seed: the data seed (generation, splits, the ``num_samples`` pick).
+    """
+
+    dataset: str
+    setting: str | None
+    image_size: int
+    seed: int
+
+    def load(self, split: str, num_samples: int | None = None) -> ImageTensorDataset:
+        """One split, ``num_samples`` images of it (None: all)."""
+        extra = {"setting": self.setting} if self.setting is not None else {}
+        return load_dataset(self.dataset, split, image_size=self.image_size, seed=self.seed,
+                            num_samples=num_samples, **extra)
+
+
+def data_spec(p: Mapping) -> DataSpec:
+    """The `DataSpec` of parameters with ``dataset``, ``data_setting``, ``image_size`` and
+    ``data_seed``; the setting checked (`check_data_setting`) and made explicit."""
+    check_data_setting(p)
+    setting = p.get("data_setting")
+    if p["dataset"] == "builtin" and setting is None:
+        setting = DEFAULT_SETTING
+    return DataSpec(p["dataset"], setting, p["image_size"], p["data_seed"])
 
 
 def check_lengths(p) -> None:

@@ -11,13 +11,12 @@ from dataclasses import asdict
 
 import torch
 
-from mae_study.data import load_dataset
 from mae_study.train.engine import TrainConfig, classification_loss, fit
 from mae_study.models.flops import classifier_forward_flops
 from mae_study.models import MAEClassifier, MAEEncoder, MAEConfig
 from mae_study.models.classifier import parse_mode
 from mae_study.runs.results import RunDir, provenance
-from mae_study.runs.common import (accuracy_summary, averaged_accuracy, check_data_setting, check_lengths, data_kwargs,
+from mae_study.runs.common import (accuracy_summary, averaged_accuracy, check_data_setting, check_lengths, data_spec,
                      data_record, resolve_device, seeds_for)
 from mae_study.runs.pretrain import finished_pretraining
 from mae_study.runs.skeleton import auto_run_name, execute_run
@@ -94,10 +93,8 @@ def _finetune(p: Mapping, run: RunDir, progress: bool) -> None:
     if source is not None and encoder.cfg.img_size != p["image_size"]:
         raise ValueError(f"image_size={p['image_size']} but the pre-trained encoder takes {encoder.cfg.img_size}")
     parse_mode(p["mode"], encoder.cfg.depth)
-    train = load_dataset(p["dataset"], "train", image_size=p["image_size"], seed=p["data_seed"],
-                         num_samples=p["num_train"], **data_kwargs(p))
-    test = load_dataset(p["dataset"], "test", image_size=p["image_size"], seed=p["data_seed"],
-                        num_samples=p["num_test"], **data_kwargs(p))
+    data = data_spec(p)
+    train, test = data.load("train", p["num_train"]), data.load("test", p["num_test"])
     torch.manual_seed(seeds_for(p["seed"])["init_seed"] + 10_000)  # the head's initialisation
     model = MAEClassifier(encoder, train.num_classes, pool=p["pool"], mode=p["mode"])
     s = seeds_for(p["seed"])

@@ -35,14 +35,17 @@ class Params(Mapping):
     plan), and passed down unchanged. Read a field as ``p.num_epochs`` or ``p["num_epochs"]``;
     ``p.replace(num_epochs=3)`` resolves a changed copy (checked again). ``p.experiment`` is the
     `Experiment` it belongs to, so a run can be named from the parameters that differ from the
-    profile's defaults (`mae_study.runs.skeleton.auto_run_name`).
+    profile's defaults (`mae_study.runs.skeleton.auto_run_name`). ``p.spec`` is what the
+    experiment's check built from them, once, at resolve (e.g. `PretrainSpec`: the model, train,
+    schedule and data configs a runner uses), or None.
     """
 
-    __slots__ = ("_values", "experiment")
+    __slots__ = ("_values", "experiment", "spec")
 
-    def __init__(self, experiment: "Experiment", values: dict[str, Any]):
+    def __init__(self, experiment: "Experiment", values: dict[str, Any], spec: Any = None):
         object.__setattr__(self, "_values", dict(values))
         object.__setattr__(self, "experiment", experiment)
+        object.__setattr__(self, "spec", spec)
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
@@ -65,8 +68,8 @@ class Params(Mapping):
     def __repr__(self) -> str:
         return f"Params({self.experiment.name!r}, {self._values!r})"
 
-    def __reduce__(self):  # picklable (spawned processes, torch.save) as long as the experiment is
-        return (Params, (self.experiment, self._values))
+    def __reduce__(self):  # picklable (spawned processes, torch.save) as long as the experiment is;
+        return (Params, (self.experiment, self._values))  # the spec is rebuilt where it is needed
 
     @property
     def profile(self) -> str:
@@ -85,7 +88,8 @@ class Experiment:
     Args:
         name: the experiment, also the folder its runs are written to.
         defaults: per profile, every parameter's default value (its type is the parameter's type).
-        check: domain checks of resolved parameters, raising ValueError before any compute.
+        check: domain checks of resolved parameters, raising ValueError before any compute; what
+            it returns (e.g. the configs it built to check them) is kept as ``Params.spec``.
         derive: fills in values that follow from others, ``derive(params, given) -> params``
             (``given``: the names the caller set explicitly, which it must not override), e.g. a
             linear probe's learning rate, or a model's settings made explicit so that one
@@ -103,7 +107,14 @@ class Experiment:
         return sorted(next(iter(self.defaults.values())))
 
     def resolve(self, profile: str | None = None, **overrides) -> Params:
-        """Profile defaults updated with the non-None ``overrides``; validated."""
+        """Profile defaults updated with the non-None ``overrides``; validated once, here."""
+        params = self.values(profile, **overrides)
+        spec = self.check(params) if self.check is not None else None
+        return Params(self, params, spec)
+
+    def values(self, profile: str | None = None, **overrides) -> dict[str, Any]:
+        """What `resolve` resolves, typed and derived but not checked: for comparing parameters
+        that were checked already (a run name's reference, `skeleton.changed_params`)."""
         profile = check_profile(profile or default_profile())
         if profile not in self.defaults:
             raise ValueError(f"experiment {self.name!r} has no {profile!r} profile; allowed: {sorted(self.defaults)}")
@@ -120,9 +131,7 @@ class Experiment:
         params["profile"] = profile
         if self.derive is not None:
             params = self.derive(params, frozenset(k for k, v in overrides.items() if v is not None))
-        if self.check is not None:
-            self.check(params)
-        return Params(self, params)
+        return params
 
 
 def _check_type(key: str, value: Any, default: Any) -> Any:

@@ -1,38 +1,51 @@
-"""MAE pre-training as a run: parameters -> configs -> `fit` -> run folder.
+"""MAE pre-training as a run: parameters -> `PretrainSpec` -> `fit` -> run folder.
 
-Used by the MAE chapter, the dynamic-mask-ratio chapter and their sweeps; the notebooks call
-`run_pretrain` and render what it wrote.
+The parameters are resolved and checked once, at the boundary (a notebook's parameters cell, a
+sweep's plan): `check_pretrain` builds the run's `PretrainSpec` (model, schedule, train and data
+configs), which `Params.spec` keeps and `run_pretrain` trains from. Used by the MAE, data,
+ablations, dynamic-masking and distillation chapters; the notebooks call `run_pretrain` and render
+what it wrote.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from mae_study.data import load_dataset
-from mae_study.train.engine import TrainConfig, fit
-from mae_study.models.flops import mae_forward_flops, train_step_flops
-from mae_study.train.losses import MAELoss
 from mae_study.masking import check_mask_ratio, check_sampling, sample_mask, unpatchify
-from mae_study.models import MaskedAutoencoder, mae_config
-from mae_study.runs.params import Experiment
+from mae_study.models import MAEConfig, MaskedAutoencoder, mae_config
+from mae_study.models.flops import mae_forward_flops, train_step_flops
+from mae_study.runs.common import PRETRAIN_SPLIT, DataSpec, data_spec, ratio_tag, resolve_device, seeds_for
+from mae_study.runs.params import Experiment, Params
 from mae_study.runs.results import RunDir, provenance
-from mae_study.train.schedules import ConstantSchedule, StageSchedule, dynmask_stages, schedule_to_dict
-from mae_study.runs.common import PRETRAIN_SPLIT, check_data_setting, data_kwargs, ratio_tag, resolve_device, seeds_for
 from mae_study.runs.skeleton import auto_run_name, execute_run, finished_run, recompute_weights
+from mae_study.train.engine import TrainConfig, fit
+from mae_study.train.losses import MAELoss
+from mae_study.train.schedules import ConstantSchedule, Schedule, StageSchedule, dynmask_stages, schedule_to_dict
 
 METHODS = ("static", "dynamic")
 
 
-def check_pretrain(p: dict) -> None:
-    """Domain checks of pre-training parameters (types were checked against the defaults)."""
+@dataclass(frozen=True)
+class PretrainSpec:
+    """One MAE pre-training, resolved and checked once: what `run_pretrain` trains from."""
+
+    model: MAEConfig       # the MAE (patch size vs image size, widths vs heads checked)
+    schedule: Schedule     # the mask ratio over training (static: constant; dynamic: stages)
+    train: TrainConfig     # epochs, batch, optimiser, seeds (``device`` is the run's, set when it starts)
+    data: DataSpec         # the unlabelled pool, its built-in setting explicit
+    sampling: str          # how masks are drawn ("random", "block", "grid")
+
+
+def check_pretrain(p: Mapping) -> PretrainSpec:
+    """Domain checks of pre-training parameters (types were checked against the defaults), by
+    building the run's `PretrainSpec`, which is returned."""
     if p["method"] not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {p['method']!r}")
-    check_data_setting(p)
     check_mask_ratio(p["final_mask_ratio"], "final_mask_ratio")
     check_sampling(p["sampling"])
     if p["schedule"] is not None:
@@ -40,9 +53,15 @@ def check_pretrain(p: dict) -> None:
     for key in ("num_epochs", "batch_size", "num_images", "image_size"):
         if p[key] < 1:
             raise ValueError(f"{key} must be >= 1, got {p[key]}")
-    build_model_config(p)  # patch size vs image size, widths vs heads
-    build_train_config(p, "cpu")  # lr, schedule, speed options
-    build_schedule(p)  # a dynamic ratio without Table 3 stages, a changing schedule for 'static'
+    return PretrainSpec(model=build_model_config(p),  # patch size vs image size, widths vs heads
+                        schedule=build_schedule(p),  # no dynamic ratio without stages, no changing 'static'
+                        train=build_train_config(p, "cpu"),  # the run's device is set when it starts
+                        data=data_spec(p), sampling=p["sampling"])
+
+
+def pretrain_spec(p: Mapping) -> PretrainSpec:
+    """The spec of ``p``: the one built when ``p`` was resolved, else built (and checked) now."""
+    return p.spec if isinstance(p, Params) and isinstance(p.spec, PretrainSpec) else check_pretrain(p)
 
 
 def build_model_config(p: dict):
@@ -120,19 +139,18 @@ def run_pretrain(p: Mapping, experiment: str | None = None, run_name: str | None
                  stop_after_epoch: int | None = None, root: Path | None = None) -> RunDir:
     """Pre-train an MAE with resolved parameters ``p``; resumes or reads back a run already
     started or finished (`skeleton.execute_run`). ``experiment`` defaults to ``p``'s own."""
-    check_pretrain(p)
-    return execute_run(p, lambda run: _pretrain(p, run, progress, stop_after_epoch), experiment, run_name, root)
+    spec = pretrain_spec(p)
+    return execute_run(p, lambda run: _pretrain(p, spec, run, progress, stop_after_epoch), experiment, run_name,
+                       root)
 
 
-def _pretrain(p: Mapping, run: RunDir, progress: bool, stop_after_epoch: int | None) -> None:
+def _pretrain(p: Mapping, spec: PretrainSpec, run: RunDir, progress: bool, stop_after_epoch: int | None) -> None:
     device = resolve_device(p["device"])
-    model_cfg = build_model_config(p)
-    schedule = build_schedule(p)
-    train_cfg = build_train_config(p, device)
-    data = load_dataset(p["dataset"], PRETRAIN_SPLIT.get(p["dataset"], "train"), image_size=p["image_size"],
-                        seed=p["data_seed"], num_samples=p["num_images"], **data_kwargs(p))
+    model_cfg, schedule = spec.model, spec.schedule
+    train_cfg = replace(spec.train, device=device)
+    data = spec.data.load(PRETRAIN_SPLIT.get(spec.data.dataset, "train"), p["num_images"])
     config = {"params": p, "model": asdict(model_cfg), "train": asdict(train_cfg),
-              "schedule": schedule_to_dict(schedule), "sampling": p["sampling"], "seeds": seeds_for(p["seed"]),
+              "schedule": schedule_to_dict(schedule), "sampling": spec.sampling, "seeds": seeds_for(p["seed"]),
               "data": {"name": data.name, "split": data.split, "num_images": len(data),
                        "image_size": data.image_size, "info": data.info}}
     run.write_config(config)
@@ -143,11 +161,11 @@ def _pretrain(p: Mapping, run: RunDir, progress: bool, stop_after_epoch: int | N
 
     def on_epoch_end(m, epoch):
         if epoch in snapshots or epoch == p["num_epochs"] - 1:
-            snap = snapshot_reconstructions(m, show, data.mean, data.std, schedule(epoch + 0.999), p["sampling"])
+            snap = snapshot_reconstructions(m, show, data.mean, data.std, schedule(epoch + 0.999), spec.sampling)
             run.save(f"recon_e{epoch:03d}.pt", {"epoch": epoch, **snap})
 
     t0 = time.perf_counter()
-    result = fit(model, MAELoss(schedule, p["sampling"]), data, train_cfg, run=run, on_epoch_end=on_epoch_end,
+    result = fit(model, MAELoss(schedule, spec.sampling), data, train_cfg, run=run, on_epoch_end=on_epoch_end,
                  progress=progress, desc=run.name, stop_after_epoch=stop_after_epoch)
     if len(result["history"]) < p["num_epochs"]:
         return  # stopped early on purpose: not finished

@@ -8,9 +8,8 @@ from collections.abc import Mapping
 
 import torch
 
-from mae_study.data import load_dataset
 from mae_study.data.builtin import linear_probe_accuracy
-from mae_study.runs.common import check_data_setting, data_kwargs
+from mae_study.runs.common import check_data_setting, data_spec
 from mae_study.runs.results import RunDir, provenance
 from mae_study.runs.skeleton import execute_run
 
@@ -30,9 +29,8 @@ def run_pixel_probe(p: Mapping, experiment: str | None = None, run_name: str | N
 
     def body(run: RunDir) -> None:
         t0 = time.perf_counter()
-        kw = {"image_size": p["image_size"], "seed": p["data_seed"], **data_kwargs(p)}
-        train = load_dataset(p["dataset"], "train", num_samples=p["num_train"], **kw)
-        test = load_dataset(p["dataset"], "test", num_samples=p["num_test"], **kw)
+        data = data_spec(p)
+        train, test = data.load("train", p["num_train"]), data.load("test", p["num_test"])
         counts = torch.bincount(test.labels, minlength=test.num_classes)
         run.write_config({"params": p, "data": {"name": train.name, "num_train": len(train), "num_test": len(test),
                                                 "num_classes": train.num_classes, "info": train.info}})

@@ -35,7 +35,7 @@ def _jsonable(p: Mapping) -> dict:
 def changed_params(p: Params, shown: tuple[str, ...]) -> dict:
     """The parameters of ``p`` that differ from what its ``shown`` parameters alone resolve to
     (the profile's defaults, with whatever the experiment derives from ``shown``)."""
-    reference = _jsonable(p.experiment.resolve(p.profile, **{k: p[k] for k in shown}))
+    reference = _jsonable(p.experiment.values(p.profile, **{k: p[k] for k in shown}))
     now = _jsonable(p)
     return {k: now[k] for k in sorted(now) if now[k] != reference.get(k)}
 

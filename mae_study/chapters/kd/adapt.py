@@ -17,12 +17,11 @@ from pathlib import Path
 import torch
 
 from mae_study.train.augment import Flip, Mixup, RandomResizedCrop
-from mae_study.data import load_dataset
 from mae_study.train.engine import TrainConfig, classification_loss, fit
 from mae_study.models import num_trainable
 from mae_study.runs.params import Experiment
 from mae_study.runs.results import RunDir, provenance
-from mae_study.runs.common import (accuracy_summary, averaged_accuracy, check_data_setting, check_lengths, data_kwargs,
+from mae_study.runs.common import (accuracy_summary, averaged_accuracy, check_data_setting, check_lengths, data_spec,
                      data_record, resolve_device, seeds_for)
 from mae_study.chapters.kd.teachers import DATA_SETTING, TEACHERS, default_teacher_run, load_teacher
 from mae_study.runs.skeleton import execute_run
@@ -64,9 +63,8 @@ def check_labelled(p: Mapping) -> None:
 
 def labelled_data(p: Mapping):
     """(train, test) of a labelled run."""
-    kw = dict(image_size=p["image_size"], seed=p["data_seed"], **data_kwargs(p))
-    return (load_dataset(p["dataset"], "train", num_samples=p["num_train"], **kw),
-            load_dataset(p["dataset"], "test", num_samples=p["num_test"], **kw))
+    data = data_spec(p)
+    return data.load("train", p["num_train"]), data.load("test", p["num_test"])
 
 
 def check_adapt(p: dict) -> None:

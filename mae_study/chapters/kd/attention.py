@@ -22,12 +22,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mae_study.data import load_dataset
 from mae_study.train.kd import attention_confidence, attention_distance, select_head
 from mae_study.models import attention_maps
 from mae_study.runs.params import Experiment
 from mae_study.runs.results import RunDir, provenance, write_csv
-from mae_study.runs.common import check_data_setting, data_kwargs, resolve_device
+from mae_study.runs.common import check_data_setting, data_spec, resolve_device
 from mae_study.chapters.kd.teachers import DATA_SETTING, TEACHERS, default_teacher_run, load_teacher
 from mae_study.runs.skeleton import execute_run
 
@@ -71,8 +70,7 @@ def run_attention(p, experiment: str | None = None, run_name: str | None = None,
 def _measure(p: Mapping, run: RunDir, teacher) -> None:
     t0 = time.perf_counter()
     device = resolve_device(p["device"])
-    data = load_dataset(p["dataset"], p["split"], image_size=p["image_size"], seed=p["data_seed"],
-                        num_samples=p["num_images"], **data_kwargs(p))
+    data = data_spec(p).load(p["split"], p["num_images"])
     model = teacher.classifier(1, "full").to(device).eval()  # the backbone; the head is never used
     grid, patch = teacher.grid, teacher.spec.patch_size
     distance, conf_sum, examples = [], 0.0, None

@@ -16,14 +16,13 @@ import torch
 import torch.nn as nn
 
 from mae_study.train.augment import MultiCrop
-from mae_study.data import load_dataset
 from mae_study.train.engine import TrainConfig, fit
 from mae_study.models.flops import block_flops
 from mae_study.train.hooks import CosineMomentum, Hook
 from mae_study.train.kd import DINOHead, DINOLoss, DINOObjective, DINOPair, ema_update_
 from mae_study.models import ModelSpec, build_model
 from mae_study.runs.results import RunDir, provenance
-from mae_study.runs.common import PRETRAIN_SPLIT, data_kwargs, resolve_device, seeds_for
+from mae_study.runs.common import PRETRAIN_SPLIT, data_spec, resolve_device, seeds_for
 
 SHAPE = ("embed_dim", "depth", "num_heads")  # the ViT sizes a run's parameters set
 
@@ -70,8 +69,7 @@ def vit_forward_flops(tokens: int, p) -> int:
 def dino_train(p, run: RunDir, progress: bool) -> None:
     """The body of a DINO teacher run (`kd_teachers.run_dino_teacher`)."""
     device = resolve_device(p["device"])
-    data = load_dataset(p["dataset"], PRETRAIN_SPLIT.get(p["dataset"], "train"), image_size=p["image_size"],
-                        seed=p["data_seed"], num_samples=p["num_images"], **data_kwargs(p))
+    data = data_spec(p).load(PRETRAIN_SPLIT.get(p["dataset"], "train"), p["num_images"])
     cfg = dino_train_config(p, device)
     spec = dino_spec(p)
     run.write_config({"params": p, "teacher": spec.to_dict(), "train": cfg, "seeds": seeds_for(p["seed"]),

@@ -15,13 +15,13 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from mae_study.data import DATASETS, FRACTALS, load_dataset
+from mae_study.data import DATASETS, FRACTALS
 from mae_study.train.engine import classification_loss, fit
 from mae_study.models import build_model, load_backbone, num_trainable
 from mae_study.models.adapt import head_names
 from mae_study.runs.params import Experiment
 from mae_study.runs.results import RunDir, provenance
-from mae_study.runs.common import (accuracy_summary, averaged_accuracy, check_data_setting, data_kwargs, data_record,
+from mae_study.runs.common import (accuracy_summary, averaged_accuracy, check_data_setting, data_record, data_spec,
                      resolve_device, seeds_for)
 from mae_study.runs.skeleton import execute_run, finished_run
 from mae_study.chapters.synthetic.pretrain import PRETRAIN, recreate_weights
@@ -142,9 +142,8 @@ def run_synthetic_finetune(p: Mapping, experiment: str | None = None, run_name: 
 def _finetune(p: Mapping, run: RunDir, progress: bool) -> None:
     device = resolve_device(p["device"])
     source = pretrained_source(p)  # a clear error before any compute
-    load = dict(image_size=p["image_size"], seed=p["data_seed"], **data_kwargs(p))
-    train = load_dataset(p["dataset"], "train", num_samples=p["num_train"], **load)
-    test = load_dataset(p["dataset"], "test", num_samples=p["num_test"], **load)
+    data = data_spec(p)
+    train, test = data.load("train", p["num_train"]), data.load("test", p["num_test"])
     test = replace(test, mean=train.mean, std=train.std)  # normalised as the training images
     if train.labels.ndim != 1:
         raise ValueError(f"dataset={p['dataset']!r} has multi-hot targets; fine-tuning takes single-label tasks")
