@@ -30,7 +30,7 @@ from mae_study.paths import data_root
 from mae_study.runs.results import RunDir, provenance
 from mae_study.runs.common import check_data_setting, ratio_tag, seeds_for
 from mae_study.chapters.kd.dino import SHAPE, dino_spec, dino_train, dino_train_config
-from mae_study.runs.pretrain import check_pretrain, finished_pretraining, pretrain_defaults, run_pretrain
+from mae_study.runs.pretrain import PretrainSpec, check_pretrain, finished_pretraining, pretrain_defaults, run_pretrain
 from mae_study.runs.skeleton import auto_run_name, execute_run, finished_run, recompute_weights
 
 DINO, MAE = "dino", "mae"
@@ -143,19 +143,23 @@ def mae_spec(cfg: MAEConfig, arch: str = TIMM_VIT) -> ModelSpec:
     return ModelSpec(arch, 1, cfg.img_size, cfg.patch_size, kwargs={k: getattr(cfg, k) for k in SHAPE})
 
 
-def check_mae_teacher(p: dict) -> None:
-    check_pretrain(p)
+def check_mae_teacher(p: dict) -> PretrainSpec:
+    """The pre-training's checks (its `PretrainSpec` is returned, kept as ``Params.spec``) and the
+    imported teacher's."""
+    spec = check_pretrain(p)
     if (p["weights"] is None) != (p["arch"] is None):
         raise ValueError(f"arch and weights go together (a timm name and its local file) or are both None; "
                          f"got arch={p['arch']!r}, weights={p['weights']!r}")
     if p["weights"] is None and p["encoder_mask_token"]:
         raise ValueError("encoder_mask_token=True gives the encoder a tensor a ViT teacher does not have")
+    return spec
 
 
 def run_mae_teacher(p, experiment: str | None = None, run_name: str | None = None, progress: bool = True,
                     root: Path | None = None) -> RunDir:
     """Pre-train the MAE teacher with `run_pretrain` (or, with ``weights``, import timm's)."""
-    check_mae_teacher(p)
+    if not isinstance(getattr(p, "spec", None), PretrainSpec):
+        check_mae_teacher(p)  # plain parameters (a recomputation from stored ones): checked here
     if p["weights"]:
         spec = mae_spec(mae_config(p["model"], img_size=p["image_size"]), p["arch"])
         return execute_run(p, lambda run: _import_body(p, run, spec), experiment, run_name, root)
