@@ -24,10 +24,10 @@ from mae_study.chapters.dynmask import plan as dynmask
 from mae_study.chapters.kd import plan as kd
 from mae_study.chapters.ladder import plan as ladder
 from mae_study.chapters.synthetic import plan as synthetic
+from mae_study.paths import results_root
 from mae_study.runs.common import resolve_device
 from mae_study.runs.params import PROFILES
 from mae_study.runs.results import RunDir, read_json, write_json
-from mae_study.paths import results_root
 from mae_study.train.distributed import cleanup_distributed, get_world_size, init_distributed, is_main_process
 
 # The registry: every sweep's plan, ``plan(profile) -> [(experiment, run name, parameters, run function)]``.

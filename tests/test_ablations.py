@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 
 from mae_study.chapters.ablations import plan as ablations
+from mae_study.chapters.ablations.claims import claims_from
 from mae_study.chapters.ablations.plan import (FINETUNE, GRIDS, PRETRAIN, STEP_COST, TABLES, canonical,
                                              pretrain_name, pretrain_params, table_pretrain_runs)
-from mae_study.chapters.ablations.claims import claims_from
 from mae_study.chapters.ablations.results import SamplingArm
 from mae_study.runs.params import PROFILES
 from mae_study.sweep import SWEEPS

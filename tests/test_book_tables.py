@@ -31,16 +31,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mae_study.report import page as book, tables as reporting
 from mae_study.chapters.ablations import (claims as ablation_claims, results as ablation_results,
                                           setting as ablation_setting, tables as ablation_tables, plan as ablations,
                                           step_cost_report)
-from mae_study.chapters.ladder import calibration_report
 from mae_study.chapters.dynmask import (plan as dynmask, claims as dynmask_claims, setting as dynmask_setting,
                                         tables as dynmask_tables)
-from mae_study.runs.pretrain import MAE_PRETRAIN
+from mae_study.chapters.ladder import calibration_report
 from mae_study.chapters.mae.figures import token_counts
+from mae_study.chapters.mae.plan import MAE_PRETRAIN
 from mae_study.paths import REPO_ROOT
+from mae_study.report import page as book, tables as reporting
 from mae_study.runs.results import find_runs, load_runs
 
 P = "cpu"

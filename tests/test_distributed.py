@@ -10,10 +10,10 @@ from timm.utils import unwrap_model
 
 from mae_study import MaskedAutoencoder, mae_config
 from mae_study.data.base import ImageTensorDataset
-from mae_study.train.distributed import get_world_size, is_main_process, rank_slice
-from mae_study.train.engine import StepContext, TrainConfig, fit, prepare
 from mae_study.masking import sample_mask
 from mae_study.runs.results import RunDir
+from mae_study.train.distributed import get_world_size, is_main_process, rank_slice
+from mae_study.train.engine import StepContext, TrainConfig, fit, prepare
 
 WORLD = 2
 
@@ -97,13 +97,15 @@ def _pretrain_worker(rank, init_file, out_dir):
     """One of WORLD processes running a whole pre-training run (as `torchrun -m mae_study.sweep`
     does); records the names of the files this rank wrote."""
     with _gloo_rank(rank, init_file, out_dir) as writes:
-        from mae_study.runs.pretrain import MAE_PRETRAIN, run_pretrain
+        from mae_study.chapters.mae.plan import MAE_PRETRAIN
+    from mae_study.runs.pretrain import run_pretrain
         run = run_pretrain(MAE_PRETRAIN.resolve("ci"), "ddp_pretrain", run_name="r", progress=False)
         torch.save({"writes": writes, "finished": run.is_finished()}, os.path.join(out_dir, f"pre{rank}.pt"))
 
 
 def test_pretraining_run_under_two_processes_matches_one_and_only_rank0_writes(tmp_path, monkeypatch):
-    from mae_study.runs.pretrain import MAE_PRETRAIN, run_pretrain
+    from mae_study.chapters.mae.plan import MAE_PRETRAIN
+    from mae_study.runs.pretrain import run_pretrain
     mp.spawn(_pretrain_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, join=True)
     ranks = [torch.load(tmp_path / f"pre{r}.pt") for r in range(WORLD)]
     assert all(r["finished"] for r in ranks)  # rank 1 returns only after rank 0's final.json exists

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from mae_study import MaskedAutoencoder, mae_config
+from mae_study.runs.results import RunDir, load_runs, write_json
 from mae_study.train.engine import NonFiniteLossError, TrainConfig, fit, lr_at
 from mae_study.train.losses import MAELoss
-from mae_study.runs.results import RunDir, load_runs, write_json
 from mae_study.train.schedules import dynmask_stages
 
 

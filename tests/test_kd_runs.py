@@ -16,9 +16,9 @@ from mae_study.chapters.kd.attention import KD_ATTENTION, distances_per_image, r
 from mae_study.chapters.kd.student import KD_STUDENT, run_student
 from mae_study.chapters.kd.teachers import (KD_DINO_TEACHER, KD_MAE_TEACHER, load_teacher, mae_to_timm,
                                                run_dino_teacher, run_mae_teacher)
-from mae_study.train.kd import attention_distance
 from mae_study.models import MaskedAutoencoder, build_model, mae_config
 from mae_study.runs.results import RunDir
+from mae_study.train.kd import attention_distance
 
 WORLD = 2
 

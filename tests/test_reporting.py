@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from mae_study.chapters.mae import figures as mae_figures
-from mae_study.report import tables as reporting
 from mae_study.masking import patchify
 from mae_study.models import MaskedAutoencoder, mae_config
+from mae_study.report import tables as reporting
 from mae_study.runs.results import RunDir
 
 

@@ -4,10 +4,10 @@ import math
 import pandas as pd
 import pytest
 
-from mae_study.runs import rungs
-from mae_study.report import superseded
 from mae_study.chapters.dynmask.plan import DYNMASK_FINETUNE
 from mae_study.chapters.synthetic.plan import plan as synthetic_plan
+from mae_study.report import superseded
+from mae_study.runs import rungs
 
 
 def test_rungs_table_means_spread_and_gain_over_scratch():

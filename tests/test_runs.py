@@ -2,8 +2,8 @@
 import pytest
 
 from mae_study.chapters.dynmask.plan import DYNMASK_PRETRAIN
-from mae_study.runs.pretrain import default_run_name, run_pretrain
 from mae_study.models import mae_config
+from mae_study.runs.pretrain import default_run_name, run_pretrain
 
 
 def test_a_run_name_taken_by_other_parameters_is_a_clear_error(results_dir):
@@ -47,7 +47,7 @@ def test_model_switches_must_be_booleans(field):
 
 from mae_study.chapters.dynmask import plan as dynmask  # noqa: E402
 from mae_study.runs.finetune import run_finetune  # noqa: E402
-from mae_study.runs.pretrain import MAE_PRETRAIN  # noqa: E402
+from mae_study.chapters.mae.plan import MAE_PRETRAIN  # noqa: E402
 from mae_study.runs.skeleton import auto_run_name, changed_params  # noqa: E402
 
 

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 import torch
 
-from mae_study.train.engine import epoch_generator
 from mae_study.chapters.synthetic import plan as synthetic
 from mae_study.chapters.synthetic.claims import claims_from
 from mae_study.chapters.synthetic.finetune import (SYNTHETIC_FINETUNE, finetune_model, pretrained_source,
@@ -16,9 +15,10 @@ from mae_study.chapters.synthetic.finetune import (SYNTHETIC_FINETUNE, finetune_
 from mae_study.chapters.synthetic.pretrain import (SYNTHETIC_PRETRAIN, pretrain_data, pretrain_loss,
                                                       run_synthetic_pretrain)
 from mae_study.chapters.synthetic.setting import model_spec
+from mae_study.models import build_model
+from mae_study.train.engine import epoch_generator
 from mae_study.train.loaders import batches, load_batches
 from mae_study.train.losses import MultiLabelLoss
-from mae_study.models import build_model
 
 
 @pytest.fixture(autouse=True)
@@ -142,7 +142,7 @@ def test_bad_pretraining_input_fails_at_resolve(kw, match):
 ])
 def test_finetuning_a_run_of_another_architecture_is_refused_before_compute(results_dir, kw, match, monkeypatch):
     pre = _pretrain(model="resnet")
-    monkeypatch.setattr("mae_study.chapters.synthetic.finetune.load_dataset", None)  # nothing may be loaded
+    monkeypatch.setattr("mae_study.runs.common.load_dataset", None)  # nothing may be loaded
     with pytest.raises(ValueError, match=match):
         run_synthetic_finetune(SYNTHETIC_FINETUNE.resolve("ci", pretrained=pre.name, **kw), progress=False)
     assert not (results_dir / "ci" / "synthetic_finetune").exists()

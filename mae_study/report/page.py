@@ -10,8 +10,8 @@ import os
 import pandas as pd
 from IPython.display import Markdown
 
-from mae_study.runs.params import PROFILES, check_profile
 from mae_study.paths import reference_root
+from mae_study.runs.params import PROFILES, check_profile
 from mae_study.runs.results import find_runs
 
 

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from mae_study.runs.params import check_profile
 from mae_study.paths import results_root
+from mae_study.runs.params import check_profile
 from mae_study.runs.results import git_commit, read_json, write_csv, write_json
 
 KEYS = {"dynmask": ("claim",), "mae_ablations": ("table", "claim", "metric")}  # what names a claim

@@ -13,8 +13,8 @@ import argparse
 
 import pandas as pd
 
-from mae_study.runs.params import PROFILES, check_profile
 from mae_study.paths import results_root
+from mae_study.runs.params import PROFILES, check_profile
 from mae_study.runs.results import find_runs
 
 

@@ -11,15 +11,15 @@ from dataclasses import asdict
 
 import torch
 
-from mae_study.train.engine import TrainConfig, classification_loss, fit
-from mae_study.models.flops import classifier_forward_flops
 from mae_study.models import MAEClassifier, MAEEncoder, MAEConfig
 from mae_study.models.classifier import parse_mode
-from mae_study.runs.results import RunDir, provenance
+from mae_study.models.flops import classifier_forward_flops
 from mae_study.runs.common import (accuracy_summary, averaged_accuracy, check_data_setting, check_lengths, data_spec,
                      data_record, resolve_device, seeds_for)
 from mae_study.runs.pretrain import finished_pretraining
+from mae_study.runs.results import RunDir, provenance
 from mae_study.runs.skeleton import auto_run_name, execute_run
+from mae_study.train.engine import TrainConfig, classification_loss, fit
 
 
 def check_finetune(p: dict) -> None:

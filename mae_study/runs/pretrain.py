@@ -237,7 +237,3 @@ def pretrain_defaults(**changes) -> dict[str, dict]:
         profiles[profile].update(change)
     return profiles
 
-
-MAE_PRETRAIN = Experiment("mae_pretrain", pretrain_defaults(
-    cpu={"num_epochs": 12, "recon_epochs": [0, 3, 7], "data_setting": "distinct-v2"}), check_pretrain,
-    naming=pretrain_naming)

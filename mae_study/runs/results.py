@@ -28,8 +28,8 @@ from typing import Any
 import pandas as pd
 import torch
 
-from mae_study.train.distributed import barrier, is_main_process
 from mae_study.paths import REPO_ROOT, results_root
+from mae_study.train.distributed import barrier, is_main_process
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -36,7 +36,9 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
+from mae_study.runs.results import RunDir, save_torch, to_jsonable
 from mae_study.train.batch import Batch, BatchMaker, StepContext, check_target_kind, prepare  # noqa: F401 (re-exported)
+from mae_study.train.config import AMP_DTYPES, COMPILE_MODES, TrainConfig  # noqa: F401 (re-exported)
 from mae_study.train.distributed import (all_reduce_mean, barrier, get_local_rank, get_world_size, is_main_process,
                                          rank_slice)
 from mae_study.train.evaluation import evaluate  # noqa: F401 (re-exported)
@@ -44,8 +46,6 @@ from mae_study.train.hooks import Hook
 from mae_study.train.loaders import Data, batches, data_target_kind, load_batches
 from mae_study.train.losses import classification_loss, multilabel_loss  # noqa: F401 (re-exported)
 from mae_study.train.optim import lr_at, make_optimizer, set_lr  # noqa: F401 (re-exported)
-from mae_study.runs.results import RunDir, save_torch, to_jsonable
-from mae_study.train.config import AMP_DTYPES, COMPILE_MODES, TrainConfig  # noqa: F401 (re-exported)
 
 RESUME_MAY_CHANGE = ("device", "compile")  # settings a resumed run may change: where and how fast, not what
 

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from mae_study.train.batch import target_kind_of
 from mae_study.data.base import ImageTensorDataset, channel_stats
+from mae_study.train.batch import target_kind_of
 
 
 @dataclass

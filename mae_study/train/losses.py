@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from timm.utils import unwrap_model  # the model inside DDP / torch.compile wrappers
 
+from mae_study.masking import check_sampling
 from mae_study.train.batch import Batch, StepContext, check_target_kind
 from mae_study.train.evaluation import top1_hit
-from mae_study.masking import check_sampling
 from mae_study.train.schedules import Schedule
 
 

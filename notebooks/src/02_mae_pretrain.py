@@ -12,7 +12,8 @@
 # same parameters reads the finished run back and one with other parameters gets its own folder.
 
 # %%
-from mae_study.runs.pretrain import MAE_PRETRAIN, run_pretrain
+from mae_study.chapters.mae.plan import MAE_PRETRAIN
+from mae_study.runs.pretrain import run_pretrain
 from mae_study.runs.params import notebook_params
 from mae_study.runs.results import result_line
 from mae_study.chapters.mae import figures as mae_figures

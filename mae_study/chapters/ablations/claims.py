@@ -14,12 +14,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mae_study.report.claims import (Claim, Difference, claims_frame, deterministic_verdict, difference,
-                                     standard_error_from_sd)
 from mae_study.chapters.ablations.plan import MODES
 from mae_study.chapters.ablations.results import (MODE_NAMES, SamplingArm, arm_label, encoder_width, paper_key,
                                                   paper_numbers, results, scratch_paper_numbers)
 from mae_study.chapters.ablations.step_cost_report import step_cost_table
+from mae_study.report.claims import (Claim, Difference, claims_frame, deterministic_verdict, difference,
+                                     standard_error_from_sd)
 
 COLUMNS = {"table": "table", "claim": "claim", "metric": "metric", "paper": "paper", "measured": "ours",
            "verdict": "verdict"}

@@ -23,13 +23,13 @@ from typing import Any
 
 import pandas as pd
 
-from mae_study.runs.params import Experiment, check_profile
+from mae_study.chapters.ablations.step_cost import STEP_COST, step_cost_plan  # noqa: F401 (STEP_COST: the step timings)
 from mae_study.runs import rungs
 from mae_study.runs.common import ratio_tag
 from mae_study.runs.finetune import check_finetune, finetune_defaults, finetune_naming, run_finetune
+from mae_study.runs.params import Experiment, check_profile
 from mae_study.runs.pretrain import build_model_config, check_pretrain, pretrain_defaults, run_pretrain
 from mae_study.runs.skeleton import auto_run_name
-from mae_study.chapters.ablations.step_cost import STEP_COST, step_cost_plan  # noqa: F401 (STEP_COST: the step timings)
 
 PRETRAIN = "mae_ablation_pretrain"
 FINETUNE = "mae_ablation_finetune"

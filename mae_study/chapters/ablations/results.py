@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mae_study.models.mae import MAEConfig
-from mae_study.runs.params import check_profile
-from mae_study.paths import reference_root
-from mae_study.runs.results import load_runs
 from mae_study.chapters.ablations.plan import (FINETUNE, GRIDS, PRETRAIN, TABLES, check_table, pretrain_name,
                                                pretrain_params, table_pretrain_runs)
+from mae_study.models.mae import MAEConfig
+from mae_study.paths import reference_root
+from mae_study.runs.params import check_profile
 from mae_study.runs.pretrain import build_model_config
+from mae_study.runs.results import load_runs
 
 MODE_NAMES = {"full": "fine-tune", "linear": "linear probe"}
 """How the book names the two evaluation modes."""

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mae_study.models.flops import mae_forward_flops
+from mae_study.chapters.ablations.plan import FINETUNE, GRIDS, MAE_ABLATION_PRETRAIN, MODES, PRETRAIN
+from mae_study.chapters.ablations.results import PAPER_SETTING, VIT_L, baseline_run
 from mae_study.models import mae_config
+from mae_study.models.flops import mae_forward_flops
 from mae_study.models.mae import MAEConfig
 from mae_study.runs.params import check_profile
 from mae_study.runs.results import RunDir, load_runs
-from mae_study.chapters.ablations.plan import FINETUNE, GRIDS, MAE_ABLATION_PRETRAIN, MODES, PRETRAIN
-from mae_study.chapters.ablations.results import PAPER_SETTING, VIT_L, baseline_run
 
 
 def _device(hardware: dict) -> str:

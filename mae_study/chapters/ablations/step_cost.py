@@ -10,16 +10,16 @@ import torch
 from tqdm.auto import tqdm
 
 from mae_study.data import load_dataset
-from mae_study.train.engine import TrainConfig, fit
-from mae_study.models.flops import mae_forward_flops, train_step_flops
-from mae_study.train.losses import MAELoss
 from mae_study.masking import check_mask_ratio, check_sampling, num_visible
 from mae_study.models import MaskedAutoencoder, mae_config
+from mae_study.models.flops import mae_forward_flops, train_step_flops
+from mae_study.runs.common import PRETRAIN_SPLIT, resolve_device, seeds_for
 from mae_study.runs.params import Experiment
 from mae_study.runs.results import RunDir, provenance
-from mae_study.train.schedules import ConstantSchedule
-from mae_study.runs.common import PRETRAIN_SPLIT, resolve_device, seeds_for
 from mae_study.runs.skeleton import execute_run
+from mae_study.train.engine import TrainConfig, fit
+from mae_study.train.losses import MAELoss
+from mae_study.train.schedules import ConstantSchedule
 
 STEP_COST = "mae_step_cost"
 

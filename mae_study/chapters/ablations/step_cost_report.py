@@ -6,13 +6,13 @@ import dataclasses
 
 import pandas as pd
 
-from mae_study.models.flops import mae_forward_flops
-from mae_study.masking import num_visible
-from mae_study.runs.params import check_profile
-from mae_study.paths import reference_root
-from mae_study.runs.results import load_runs
 from mae_study.chapters.ablations.plan import STEP_COST
 from mae_study.chapters.ablations.results import PAPER_SETTING, VIT_L
+from mae_study.masking import num_visible
+from mae_study.models.flops import mae_forward_flops
+from mae_study.paths import reference_root
+from mae_study.runs.params import check_profile
+from mae_study.runs.results import load_runs
 
 
 def step_cost_table(profile: str) -> pd.DataFrame:

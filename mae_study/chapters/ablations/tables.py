@@ -10,15 +10,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from mae_study.runs.params import check_profile
-from mae_study.report.tables import mean_spread
-from mae_study.runs.results import RunDir
-from mae_study.report.style import book_style
-from mae_study.runs import rungs as task_rungs
 from mae_study.chapters.ablations.plan import (GRIDS, MODES, PRETRAIN, TABLES, check_table, finetune_params,
                                                table_pretrain_runs)
 from mae_study.chapters.ablations.results import (MODE_NAMES, arm_label, arm_value, encoder_width, mean_sd, paper_key,
                                                   paper_numbers, pretrain_table, results)
+from mae_study.report.style import book_style
+from mae_study.report.tables import mean_spread
+from mae_study.runs import rungs as task_rungs
+from mae_study.runs.params import check_profile
+from mae_study.runs.results import RunDir
 
 
 def table(profile: str, name: str) -> pd.DataFrame:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mae_study.report.claims import Claim, claims_frame, deterministic_verdict, difference
 from mae_study.chapters.dynmask.tables import accuracy_per_encoder, finetune_table, pretrain_table
+from mae_study.report.claims import Claim, claims_frame, deterministic_verdict, difference
 
 COLUMNS = {"claim": "claim", "verdict": "verdict", "measured": "evidence"}
 """The columns of the chapter's claims table (`Claim` field -> title)."""

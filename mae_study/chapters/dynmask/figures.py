@@ -5,11 +5,11 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from mae_study.runs.params import check_profile
-from mae_study.runs.results import load_histories
-from mae_study.report.style import book_style
 from mae_study.chapters.dynmask.plan import PRETRAIN
 from mae_study.chapters.dynmask.tables import accuracy_per_encoder, cost_table, finetune_table, pretrain_table
+from mae_study.report.style import book_style
+from mae_study.runs.params import check_profile
+from mae_study.runs.results import load_histories
 
 
 @book_style()

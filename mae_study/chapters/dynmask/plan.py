@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from mae_study.runs.params import Experiment, Params, check_profile
 from mae_study.runs import rungs
 from mae_study.runs.finetune import check_finetune, finetune_defaults, finetune_naming, run_finetune
+from mae_study.runs.params import Experiment, Params, check_profile
 from mae_study.runs.pretrain import check_pretrain, pretrain_defaults, pretrain_naming, run_pretrain
 from mae_study.runs.skeleton import auto_run_name
 

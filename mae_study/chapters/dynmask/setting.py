@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from mae_study.report.page import reference
-from mae_study.models import mae_config
-from mae_study.runs.params import check_profile
-from mae_study.paths import REPO_ROOT
-from mae_study.runs.results import load_runs
 from mae_study.chapters.dynmask.plan import DYNMASK_FINETUNE, DYNMASK_PRETRAIN, FINETUNE, GRIDS, PRETRAIN
+from mae_study.models import mae_config
+from mae_study.paths import REPO_ROOT
+from mae_study.report.page import reference
+from mae_study.runs.params import check_profile
+from mae_study.runs.results import load_runs
 
 
 def setting(profile: str) -> dict:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mae_study.chapters.dynmask.plan import DYNMASK_FINETUNE, FINETUNE, PRETRAIN
 from mae_study.report.page import reference
-from mae_study.runs.params import check_profile
 from mae_study.report.tables import mean_spread
+from mae_study.runs import rungs as task_rungs
+from mae_study.runs.params import check_profile
 from mae_study.runs.results import load_runs
 from mae_study.train.schedules import dynmask_stages
-from mae_study.runs import rungs as task_rungs
-from mae_study.chapters.dynmask.plan import DYNMASK_FINETUNE, FINETUNE, PRETRAIN
 
 
 def pretrain_table(profile: str) -> pd.DataFrame:

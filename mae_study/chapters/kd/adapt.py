@@ -16,15 +16,15 @@ from pathlib import Path
 
 import torch
 
-from mae_study.train.augment import Flip, Mixup, RandomResizedCrop
-from mae_study.train.engine import TrainConfig, classification_loss, fit
+from mae_study.chapters.kd.teachers import DATA_SETTING, TEACHERS, default_teacher_run, load_teacher
 from mae_study.models import num_trainable
-from mae_study.runs.params import Experiment
-from mae_study.runs.results import RunDir, provenance
 from mae_study.runs.common import (accuracy_summary, averaged_accuracy, check_data_setting, check_lengths, data_spec,
                      data_record, resolve_device, seeds_for)
-from mae_study.chapters.kd.teachers import DATA_SETTING, TEACHERS, default_teacher_run, load_teacher
+from mae_study.runs.params import Experiment
+from mae_study.runs.results import RunDir, provenance
 from mae_study.runs.skeleton import execute_run
+from mae_study.train.augment import Flip, Mixup, RandomResizedCrop
+from mae_study.train.engine import TrainConfig, classification_loss, fit
 
 MODES = ("full", "linear", "partial-1")  # the paper's Table 1 rows
 AUGMENTS = ("flip", "crop", "deit")

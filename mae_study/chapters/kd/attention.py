@@ -7,9 +7,9 @@ Confidence picks, measured on held-out images.
     run.read("attention_examples.pt")   # example images and the AC-chosen heads' maps
 
 Distance is Park et al.'s (ICLR 2023): the CLS row and column dropped, rows renormalised, pixels
-between patch centres weighted by attention, averaged over queries (`kd.attention_distance`);
+between patch centres weighted by attention, averaged over queries (`mae_study.train.kd.attention_distance`);
 here kept per image, so the figure can show the spread over images. Confidence is Voita et al.'s
-(`kd.attention_confidence`, with the CLS token as the model computes it unless ``include_cls`` is
+(`mae_study.train.kd.attention_confidence`, with the CLS token as the model computes it unless ``include_cls`` is
 False). The teachers are analysed as pre-trained (no adaptation), as Park et al. analyse them.
 """
 from __future__ import annotations
@@ -22,13 +22,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mae_study.train.kd import attention_confidence, attention_distance, select_head
+from mae_study.chapters.kd.teachers import DATA_SETTING, TEACHERS, default_teacher_run, load_teacher
 from mae_study.models import attention_maps
+from mae_study.runs.common import check_data_setting, data_spec, resolve_device
 from mae_study.runs.params import Experiment
 from mae_study.runs.results import RunDir, provenance, write_csv
-from mae_study.runs.common import check_data_setting, data_spec, resolve_device
-from mae_study.chapters.kd.teachers import DATA_SETTING, TEACHERS, default_teacher_run, load_teacher
 from mae_study.runs.skeleton import execute_run
+from mae_study.train.kd import attention_confidence, attention_distance, select_head
 
 
 def distances_per_image(maps: torch.Tensor, grid: int, patch_size: int) -> torch.Tensor:

@@ -15,8 +15,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from mae_study.report.claims import Claim, Difference, claims_frame, combined_se, difference, standard_error
 from mae_study.chapters.kd.tables import adapt_table, distance_table, per_image_from, student_table
+from mae_study.report.claims import Claim, Difference, claims_frame, combined_se, difference, standard_error
 
 COLUMNS = {"claim": "claim", "paper": "paper", "verdict": "verdict", "measured": "evidence"}
 """The columns of the chapter's claims table (`Claim` field -> title)."""

@@ -15,14 +15,14 @@ from dataclasses import replace
 import torch
 import torch.nn as nn
 
+from mae_study.models import ModelSpec, build_model
+from mae_study.models.flops import block_flops
+from mae_study.runs.common import PRETRAIN_SPLIT, data_spec, resolve_device, seeds_for
+from mae_study.runs.results import RunDir, provenance
 from mae_study.train.augment import MultiCrop
 from mae_study.train.engine import TrainConfig, fit
-from mae_study.models.flops import block_flops
 from mae_study.train.hooks import CosineMomentum, Hook
 from mae_study.train.kd import DINOHead, DINOLoss, DINOObjective, DINOPair, ema_update_
-from mae_study.models import ModelSpec, build_model
-from mae_study.runs.results import RunDir, provenance
-from mae_study.runs.common import PRETRAIN_SPLIT, data_spec, resolve_device, seeds_for
 
 SHAPE = ("embed_dim", "depth", "num_heads")  # the ViT sizes a run's parameters set
 

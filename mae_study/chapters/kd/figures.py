@@ -7,12 +7,12 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 import seaborn as sns
 
+from mae_study.chapters.kd.attention import KD_ATTENTION
+from mae_study.chapters.kd.plan import TABLE2
+from mae_study.chapters.kd.tables import distance_table, per_image_from, student_table
+from mae_study.report.style import book_style
 from mae_study.runs.params import check_profile
 from mae_study.runs.results import find_runs
-from mae_study.report.style import book_style
-from mae_study.chapters.kd.plan import TABLE2
-from mae_study.chapters.kd.attention import KD_ATTENTION
-from mae_study.chapters.kd.tables import distance_table, per_image_from, student_table
 
 COLOURS = {"dino": "tab:red", "mae": "tab:blue"}  # the paper's Figure 1: CL red, MIM blue
 

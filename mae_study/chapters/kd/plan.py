@@ -9,8 +9,8 @@ on each other.
                   ablations the paper does not run                                  (`student`)
 
 `plan(profile)` lists them for `mae_study.sweep` as (experiment, run name, parameters, run
-function); the chapter's tables, claims and figures read the runs back (`kd_tables`,
-`kd_claims`, `kd_figures`).
+function); the chapter's tables, claims and figures read the runs back (`tables`,
+`claims`, `figures`).
 """
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from mae_study.runs.params import Experiment, check_profile
-from mae_study.runs import rungs
 from mae_study.chapters.kd.adapt import KD_ADAPT, MODES, adapt_params, run_adapt
 from mae_study.chapters.kd.attention import KD_ATTENTION, run_attention
 from mae_study.chapters.kd.student import KD_STUDENT, run_student
 from mae_study.chapters.kd.teachers import EXPERIMENTS, KD_DINO_TEACHER, KD_MAE_TEACHER, RUNNERS, TEACHERS  # noqa: F401
+from mae_study.runs import rungs
+from mae_study.runs.params import Experiment, check_profile
 from mae_study.runs.skeleton import auto_run_name
 
 TABLE2 = {"alone": {"teachers": "none"},

@@ -1,5 +1,5 @@
 """The student: a ViT-Tiny-like network trained on the labelled task alone, or distilled from one
-or both teachers (the paper's Eq. 1-4, `kd.MultiTeacherKDLoss` through `fit`).
+or both teachers (the paper's Eq. 1-4, `mae_study.train.kd.MultiTeacherKDLoss` through `fit`).
 
     p = KD_STUDENT.resolve("cpu")                       # the paper's method: both_1stage_attn_s0
     p = KD_STUDENT.resolve("cpu", teachers="mae", stages="two", attention=False)   # the KD baseline
@@ -27,17 +27,17 @@ from pathlib import Path
 
 import torch
 
-from mae_study.train.distributed import get_world_size
-from mae_study.train.engine import classification_loss, evaluate, fit
-from mae_study.train.kd import KDModels, MultiTeacherKDLoss, attention_confidence, check_fraction, select_head
-from mae_study.models import ModelSpec, attention_maps, build_model, num_trainable
-from mae_study.runs.params import Experiment
-from mae_study.runs.results import RunDir, find_runs, provenance
-from mae_study.runs.common import accuracy_summary, averaged_accuracy, data_record, resolve_device, seeds_for
 from mae_study.chapters.kd.adapt import KD_ADAPT, check_labelled, labelled_data, labelled_train_config, run_adapt
 from mae_study.chapters.kd.teachers import (DATA_SETTING, DINO, HOW_TO_MAKE, MAE, Teacher, default_teacher_run,
                                             ensure_weights, load_teacher)
+from mae_study.models import ModelSpec, attention_maps, build_model, num_trainable
+from mae_study.runs.common import accuracy_summary, averaged_accuracy, data_record, resolve_device, seeds_for
+from mae_study.runs.params import Experiment
+from mae_study.runs.results import RunDir, find_runs, provenance
 from mae_study.runs.skeleton import auto_run_name, execute_run
+from mae_study.train.distributed import get_world_size
+from mae_study.train.engine import classification_loss, evaluate, fit
+from mae_study.train.kd import KDModels, MultiTeacherKDLoss, attention_confidence, check_fraction, select_head
 
 TEACHER_SETS = {"none": (), "dino": (DINO,), "mae": (MAE,), "both": (DINO, MAE)}
 ROLE = {DINO: "cl", MAE: "mim"}  # `KDModels`' names: the contrastive and the masked-image teacher

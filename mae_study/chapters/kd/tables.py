@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mae_study.report.page import reference
-from mae_study.runs.params import check_profile
-from mae_study.report.tables import mean_spread
-from mae_study.runs.results import find_runs, load_runs
-from mae_study.chapters.kd.plan import ABLATIONS, GRIDS, TABLE2, student_arms
 from mae_study.chapters.kd.adapt import KD_ADAPT, MODES
 from mae_study.chapters.kd.attention import KD_ATTENTION
+from mae_study.chapters.kd.plan import ABLATIONS, GRIDS, TABLE2, student_arms
 from mae_study.chapters.kd.student import KD_STUDENT
 from mae_study.chapters.kd.teachers import EXPERIMENTS, TEACHERS
+from mae_study.report.page import reference
+from mae_study.report.tables import mean_spread
+from mae_study.runs.params import check_profile
+from mae_study.runs.results import find_runs, load_runs
 
 PAPER_MODE = {"full": "finetune", "linear": "linear", "partial-1": "partial_1"}  # our modes -> the paper's rows
 PAPER_ARM = {"alone": "baseline_deit_ti", "DINO": "DINO", "MAE": "MAE", "DINO + MAE": "DINO+MAE"}

@@ -3,10 +3,10 @@ masked-image one (MAE), pre-trained by the study on the built-in unlabelled pool
 ``paper``) timm's ``vit_base_patch16_224.dino`` / ``.mae`` read from local files.
 
 Both teachers are timm ViTs of one shape, so the chapter compares training methods, not models.
-The MAE teacher is pre-trained by `pretrain.run_pretrain`; its encoder is a timm ViT's body
+The MAE teacher is pre-trained by `mae_study.runs.pretrain.run_pretrain`; its encoder is a timm ViT's body
 under the same names, plus the fixed sin-cos position embedding that timm keeps as a parameter
 (`mae_to_timm`, as MAE's own fine-tuning loads it). The DINO teacher is trained through `fit` as
-`kd_dino` describes. Weights (``teacher.pt``, the MAE run's ``encoder.pt``) are not committed;
+`dino` describes. Weights (``teacher.pt``, the MAE run's ``encoder.pt``) are not committed;
 `Teacher.backbone_state` recomputes them from a run's stored parameters when they are missing.
 
     dino = run_dino_teacher(KD_DINO_TEACHER.resolve("cpu"))          # dino_s0
@@ -23,14 +23,14 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
+from mae_study.chapters.kd.dino import SHAPE, dino_spec, dino_train, dino_train_config
 from mae_study.models import MAE_CONFIGS, MAEConfig, ModelSpec, build_model, load_backbone, mae_config
 from mae_study.models.mae import sincos_pos_embed
-from mae_study.runs.params import Experiment
 from mae_study.paths import data_root
-from mae_study.runs.results import RunDir, provenance
 from mae_study.runs.common import check_data_setting, ratio_tag, seeds_for
-from mae_study.chapters.kd.dino import SHAPE, dino_spec, dino_train, dino_train_config
+from mae_study.runs.params import Experiment
 from mae_study.runs.pretrain import PretrainSpec, check_pretrain, finished_pretraining, pretrain_defaults, run_pretrain
+from mae_study.runs.results import RunDir, provenance
 from mae_study.runs.skeleton import auto_run_name, execute_run, finished_run, recompute_weights
 
 DINO, MAE = "dino", "mae"

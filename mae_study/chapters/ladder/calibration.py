@@ -8,9 +8,9 @@ import torch
 
 from mae_study.data import load_dataset
 from mae_study.data.builtin import linear_probe_accuracy
+from mae_study.runs.finetune import finetune_defaults, run_finetune
 from mae_study.runs.params import Experiment, check_profile
 from mae_study.runs.results import RunDir, load_runs, provenance
-from mae_study.runs.finetune import finetune_defaults, run_finetune
 from mae_study.runs.skeleton import changed_params, execute_run, params_tag
 
 EXPERIMENT = "data_calibration"

@@ -1,15 +1,15 @@
 """The data chapter's first ladder of the built-in downstream tasks: chance, a linear probe on raw
 pixels and a ViT trained from scratch (from the calibration runs, on the setting they name). All
 accuracies are fractions of the test set (0-1). The recalibrated setting's ladder, with MAE
-pre-training and spread over seeds, is `ladder_tables`."""
+pre-training and spread over seeds, is `tables`."""
 from __future__ import annotations
 
 import pandas as pd
 
+from mae_study.chapters.ladder.calibration import EXPERIMENT
 from mae_study.data.builtin import DEFAULT_SETTING
 from mae_study.runs.params import check_profile
 from mae_study.runs.results import load_runs
-from mae_study.chapters.ladder.calibration import EXPERIMENT
 
 COLUMNS = {"final.task": "task", "final.num_train": "train images", "final.num_test": "test images",
            "final.image_size": "image size", "final.chance": "chance",

@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from mae_study.chapters.ladder.plan import FINETUNE, PRETRAIN, PROBE, SETTING, TASKS
 from mae_study.runs.params import check_profile
 from mae_study.runs.results import load_runs
-from mae_study.chapters.ladder.plan import FINETUNE, PRETRAIN, PROBE, SETTING, TASKS
 
 RUNGS = ("chance", "pixel probe", "ViT from scratch", "MAE fine-tuned", "MAE linear probe")
 STEPS = (("pixel probe", "chance"), ("ViT from scratch", "pixel probe"), ("MAE fine-tuned", "ViT from scratch"))

@@ -11,8 +11,8 @@ import torch
 
 from mae_study.masking import num_visible, sample_mask, unpatchify
 from mae_study.models.mae import MAEConfig, reconstruction_target
-from mae_study.runs.results import RunDir
 from mae_study.report.style import book_style
+from mae_study.runs.results import RunDir
 
 
 def _recon_files(run: RunDir) -> list[Path]:

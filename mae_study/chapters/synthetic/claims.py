@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mae_study.report.claims import Claim, claims_frame, difference
 from mae_study.chapters.synthetic.tables import MODEL_LABELS, SET_LABELS, accuracy_per_trial, finetune_table
+from mae_study.report.claims import Claim, claims_frame, difference
 
 COLUMNS = {"claim": "claim", "verdict": "verdict", "paper": "paper", "measured": "evidence"}
 """The columns of the chapter's claims table (`Claim` field -> title)."""

@@ -15,18 +15,18 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from mae_study.data import DATASETS, FRACTALS
-from mae_study.train.engine import classification_loss, fit
-from mae_study.models import build_model, load_backbone, num_trainable
-from mae_study.models.adapt import head_names
-from mae_study.runs.params import Experiment
-from mae_study.runs.results import RunDir, provenance
-from mae_study.runs.common import (accuracy_summary, averaged_accuracy, check_data_setting, data_record, data_spec,
-                     resolve_device, seeds_for)
-from mae_study.runs.skeleton import execute_run, finished_run
 from mae_study.chapters.synthetic.pretrain import PRETRAIN, recreate_weights
 from mae_study.chapters.synthetic.setting import (check_setting, derive_setting, forward_flops, model_spec,
                                                   train_config, variant_tag)
+from mae_study.data import DATASETS, FRACTALS
+from mae_study.models import build_model, load_backbone, num_trainable
+from mae_study.models.adapt import head_names
+from mae_study.runs.common import (accuracy_summary, averaged_accuracy, check_data_setting, data_record, data_spec,
+                     resolve_device, seeds_for)
+from mae_study.runs.params import Experiment
+from mae_study.runs.results import RunDir, provenance
+from mae_study.runs.skeleton import execute_run, finished_run
+from mae_study.train.engine import classification_loss, fit
 
 FINETUNE = "synthetic_finetune"
 SPEC_FIELDS = ("arch", "img_size", "patch_size", "in_chans", "small_stem", "pool", "kwargs")  # what must match

@@ -8,8 +8,7 @@ artificially generated images"): every run behind the chapter, in the order they
                    scratch (the same recipe) for each task and seed  (`synthetic_finetune`)
 
 `plan(profile)` lists them for `mae_study.sweep` as (experiment, run name, parameters,
-run function); the chapter's tables, figures and claims read the runs back (`synthetic_tables`,
-`synthetic_claims`).
+run function); the chapter's tables, figures and claims read the runs back (`tables`, `claims`).
 """
 from __future__ import annotations
 
@@ -18,14 +17,14 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from mae_study.data import DATASETS, FRACTALS
-from mae_study.models import build_model
-from mae_study.runs.params import Experiment, check_profile
-from mae_study.runs import rungs
-from mae_study.runs.skeleton import auto_run_name
 from mae_study.chapters.synthetic.finetune import FINETUNE, SYNTHETIC_FINETUNE, run_synthetic_finetune
 from mae_study.chapters.synthetic.pretrain import PRETRAIN, SYNTHETIC_PRETRAIN, run_synthetic_pretrain
 from mae_study.chapters.synthetic.setting import MODELS, model_spec, train_config
+from mae_study.data import DATASETS, FRACTALS
+from mae_study.models import build_model
+from mae_study.runs import rungs
+from mae_study.runs.params import Experiment, check_profile
+from mae_study.runs.skeleton import auto_run_name
 
 NATURAL = tuple(name for name in ("imagenet",) if name in DATASETS)
 """The paper's natural pre-training set, ImageNet-1k, where the data registry has it (not yet)."""

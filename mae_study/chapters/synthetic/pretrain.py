@@ -17,17 +17,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mae_study.data import DATASETS, FRACTALS, load_dataset
-from mae_study.data.fractals import fractal_maker, fractal_stream
-from mae_study.train.engine import classification_loss, evaluate, fit, multilabel_loss
-from mae_study.train.loaders import StreamedData, stream_stats
-from mae_study.models import build_model, num_trainable
-from mae_study.runs.params import Experiment
-from mae_study.runs.results import RunDir, provenance
-from mae_study.runs.common import resolve_device, seeds_for
-from mae_study.runs.skeleton import execute_run, recompute_weights
 from mae_study.chapters.synthetic.setting import (DATA_SOURCES, LOSSES, SET_TAGS, check_setting, derive_setting,
                                                   forward_flops, model_spec, train_config, variant_tag)
+from mae_study.data import DATASETS, FRACTALS, load_dataset
+from mae_study.data.fractals import fractal_maker, fractal_stream
+from mae_study.models import build_model, num_trainable
+from mae_study.runs.common import resolve_device, seeds_for
+from mae_study.runs.params import Experiment
+from mae_study.runs.results import RunDir, provenance
+from mae_study.runs.skeleton import execute_run, recompute_weights
+from mae_study.train.engine import classification_loss, evaluate, fit, multilabel_loss
+from mae_study.train.loaders import StreamedData, stream_stats
 
 PRETRAIN = "synthetic_pretrain"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mae_study.chapters.synthetic.finetune import SYNTHETIC_FINETUNE
+from mae_study.chapters.synthetic.plan import GRIDS
+from mae_study.chapters.synthetic.tables import MODEL_LABELS, SET_LABELS, accuracy_per_trial, finetune_table
 from mae_study.runs.params import check_profile
 from mae_study.runs.rungs import task_rungs
-from mae_study.chapters.synthetic.plan import GRIDS
-from mae_study.chapters.synthetic.finetune import SYNTHETIC_FINETUNE
-from mae_study.chapters.synthetic.tables import MODEL_LABELS, SET_LABELS, accuracy_per_trial, finetune_table
 
 
 def rungs(profile: str) -> pd.DataFrame:

@@ -11,12 +11,12 @@ import torch
 from timm.models import VisionTransformer
 from torch.utils.flop_counter import FlopCounterMode
 
-from mae_study.train.augment import Mixup, RandomResizedCrop
-from mae_study.train.engine import TrainConfig
-from mae_study.models.flops import block_flops
 from mae_study.models import ModelSpec
+from mae_study.models.flops import block_flops
 from mae_study.models.zoo import family
 from mae_study.runs.common import seeds_for
+from mae_study.train.augment import Mixup, RandomResizedCrop
+from mae_study.train.engine import TrainConfig
 
 FAMILIES = {"deit": "vit", "resnet": "resnet"}  # the chapter's model -> its family in `models.zoo`
 SET_TAGS = {"fractaldb": "fdb", "fractal_single": "single", "fractal_multi": "multi"}  # in run names

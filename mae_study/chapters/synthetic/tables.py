@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from mae_study.runs.params import check_profile
-from mae_study.report.tables import mean_spread
-from mae_study.runs.results import load_histories, load_runs
-from mae_study.report.style import book_style
 from mae_study.chapters.synthetic.finetune import FINETUNE
 from mae_study.chapters.synthetic.pretrain import PRETRAIN
 from mae_study.chapters.synthetic.setting import MODELS
+from mae_study.report.style import book_style
+from mae_study.report.tables import mean_spread
+from mae_study.runs.params import check_profile
+from mae_study.runs.results import load_histories, load_runs
 
 SET_LABELS = {"fractaldb": "FractalDB", "fractal_single": "Single-Instance", "fractal_multi": "Multi-Instance",
               "imagenet": "ImageNet", "scratch": "scratch"}

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from mae_study.data.catalog import FRACTALS, check_image_size, check_num_samples, check_seed, is_int
 from mae_study.data.base import ImageTensorDataset, channel_stats
+from mae_study.data.catalog import FRACTALS, check_image_size, check_num_samples, check_seed, is_int
 from mae_study.data.fractals.cache import load_or_build
 from mae_study.data.fractals.dataset import OnTheFlyDataset, generate_all
 from mae_study.data.fractals.fractaldb import FractalDBConfig, generate_fractaldb, num_published, published_categories
