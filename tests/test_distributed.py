@@ -98,7 +98,7 @@ def _pretrain_worker(rank, init_file, out_dir):
     does); records the names of the files this rank wrote."""
     with _gloo_rank(rank, init_file, out_dir) as writes:
         from mae_study.chapters.mae.plan import MAE_PRETRAIN
-    from mae_study.runs.pretrain import run_pretrain
+        from mae_study.runs.pretrain import run_pretrain
         run = run_pretrain(MAE_PRETRAIN.resolve("ci"), "ddp_pretrain", run_name="r", progress=False)
         torch.save({"writes": writes, "finished": run.is_finished()}, os.path.join(out_dir, f"pre{rank}.pt"))
 
