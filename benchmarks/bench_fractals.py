@@ -8,7 +8,7 @@ reference, side by side at 32 and 96 px.
   ``gather`` coefficients), rendered by ``bincount`` + grouped convolution (Anderson & Farrell) or
   ``scatter_reduce`` (FractalDB); ``--device cuda`` on a GPU. Gray fractals only (no colouring).
   On the CPU torch runs one thread and few images: it is there to show the path works, not to win.
-- reference (``mae_study.data.fractals.reference``): one chain, one point at a time, as the original
+- reference (``benchmarks/fractal_reference.py``): one chain, one point at a time, as the original
   code. FractalDB's is plain Python with the same number of points as the fast path, so the ratio is
   the implementation's alone. The Single-/Multi-Instance references run their per-point loops under
   numba with 100,000 points at every size and the rest in numpy per image, as Anderson & Farrell's
@@ -36,13 +36,14 @@ import numba
 import numpy as np
 import torch
 
-from mae_study.data.fractals import reference as ref
 from mae_study.data.fractals import torch_ifs
 from mae_study.data.fractals.fractaldb import default_pad, instance_system, published_categories
 from mae_study.data.fractals.fractaldb import filling_rate
 from mae_study.data.fractals.ifs import fixed_point, num_points, sample_fractaldb_system
 from mae_study.data.fractals.loaders import fractal_maker
 from mae_study.data.fractals.single_instance import sample_systems
+
+import fractal_reference as ref  # beside this script (python puts the script's folder on sys.path)
 
 ORIGINAL = {  # images/s of the original code on one core of this kind of machine (FRACTALS.md)
     "fractal_single": {"32": [98, 145], "96": [91, 180]},

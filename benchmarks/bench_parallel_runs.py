@@ -28,7 +28,7 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 from mae_study import MaskedAutoencoder, mae_config
-from mae_study.results import git_commit, hardware, library_versions, write_json
+from mae_study.runs.results import git_commit, hardware, library_versions, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BATCH = {"pretrain": 64, "finetune": 50}

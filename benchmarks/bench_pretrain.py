@@ -49,11 +49,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_mae import ReferenceMAE, copy_study_weights  # noqa: E402
 
 from mae_study import MaskedAutoencoder, mae_config  # noqa: E402
-from mae_study.engine import TrainConfig, make_optimizer  # noqa: E402
-from mae_study.flops import train_step_flops  # noqa: E402
 from mae_study.masking import num_visible, scores_to_mask  # noqa: E402
+from mae_study.models.flops import train_step_flops  # noqa: E402
 from mae_study.models.mae import MAEConfig  # noqa: E402
-from mae_study.results import git_commit, hardware, library_versions, write_json  # noqa: E402
+from mae_study.runs.results import git_commit, hardware, library_versions, write_json  # noqa: E402
+from mae_study.train.engine import TrainConfig, make_optimizer  # noqa: E402
 
 GOALS = {0.2: 1.5, 0.75: 2.0, 0.95: 1.5}  # issue #5: (a)/(b) at least this, fp32
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -6,8 +6,8 @@ import warnings
 # otherwise land in every executed page of the book.
 warnings.filterwarnings("ignore", message="IProgress not found")
 
-from .models import MaskedAutoencoder, MAEConfig, MAEClassifier, mae_config
-from .masking import sample_mask, patchify, unpatchify
+from mae_study.masking import sample_mask, patchify, unpatchify
+from mae_study.models import MaskedAutoencoder, MAEConfig, MAEClassifier, mae_config
 
 __all__ = ["MaskedAutoencoder", "MAEConfig", "MAEClassifier", "mae_config", "sample_mask", "patchify",
            "unpatchify"]

@@ -19,50 +19,22 @@ from functools import partial
 
 from tqdm.auto import tqdm
 
-from .distributed import cleanup_distributed, get_world_size, init_distributed, is_main_process
-from .params import PROFILES
-from .paths import results_root
-from .results import RunDir, write_json
+from mae_study.chapters.ablations import plan as ablations
+from mae_study.chapters.dynmask import plan as dynmask
+from mae_study.chapters.kd import plan as kd
+from mae_study.chapters.ladder import plan as ladder
+from mae_study.chapters.synthetic import plan as synthetic
+from mae_study.paths import results_root
+from mae_study.runs.common import resolve_device
+from mae_study.runs.params import PROFILES
+from mae_study.runs.results import RunDir, read_json, write_json
+from mae_study.train.distributed import cleanup_distributed, get_world_size, init_distributed, is_main_process
 
-
-def dynmask_plan(profile: str):
-    from .experiments import dynmask, rungs
-    from .experiments.finetune import run_finetune
-    from .experiments.pretrain import run_pretrain
-    plan = [(dynmask.PRETRAIN, name, dynmask.DYNMASK_PRETRAIN.resolve(profile, **o), run_pretrain)
-            for name, o in dynmask.pretrain_runs(profile)]
-    tunes = [(dynmask.FINETUNE, name, dynmask.DYNMASK_FINETUNE.resolve(profile, **o), run_finetune)
-             for name, o in dynmask.finetune_runs(profile)]
-    return plan + rungs.probe_entries([p for _, _, p, _ in tunes]) + tunes
-
-
-def mae_ablations_plan(profile: str, tables: tuple[str, ...] | None = None):
-    from .experiments import ablations
-    return ablations.plan(profile, tables or ablations.TABLES)
-
-
-def ladder_plan(profile: str):
-    from .experiments import ladder
-    return ladder.plan(profile)
-
-
-def kd_plan(profile: str):
-    from .experiments.kd import kd_plan as plan
-    return plan(profile)
-
-
-def synthetic_plan(profile: str):
-    from .experiments import synthetic
-    return synthetic.synthetic_plan(profile)
-
-
-def _ablation_tables() -> tuple[str, ...]:
-    from .experiments.ablations import TABLES
-    return TABLES
-
-
-SWEEPS = {"dynmask": dynmask_plan, "mae_ablations": mae_ablations_plan, "ladder": ladder_plan, "synthetic": synthetic_plan, "kd": kd_plan,
-          **{f"mae_ablation_{t}": partial(mae_ablations_plan, tables=(t,)) for t in _ablation_tables()}}
+# The registry: every sweep's plan, ``plan(profile) -> [(experiment, run name, parameters, run function)]``.
+# This is the one module that knows every chapter.
+SWEEPS = {"dynmask": dynmask.plan, "mae_ablations": ablations.plan, "ladder": ladder.plan,
+          "synthetic": synthetic.plan, "kd": kd.plan,
+          **{f"mae_ablation_{t}": partial(ablations.plan, tables=(t,)) for t in ablations.TABLES}}
 
 
 def _time_left(plan, done_s: dict[str, list[float]], todo: list) -> str:
@@ -172,7 +144,6 @@ def _write_sweep_record(sweep: str, profile: str, plan, status: list[dict], wall
 def refresh_sweep_record(sweep: str, profile: str) -> dict:
     """Recomputes the recorded part of an existing sweep record (its last call is kept), e.g. after
     the record's format gained a field; returns the record."""
-    from .results import read_json
     path = results_root() / profile / "_sweeps" / f"{sweep}.json"
     record = {**read_json(path), **_recorded(profile, SWEEPS[sweep](profile))}
     write_json(path, record)
@@ -193,7 +164,6 @@ def main(argv=None) -> None:
             parser.error("--threads must be >= 1")
         import torch
         torch.set_num_threads(args.threads)
-    from .experiments.common import resolve_device
     plan = SWEEPS[args.sweep](args.profile)
     devices = {resolve_device(params["device"]) for _, _, params, _ in plan if "device" in params}
     init_distributed("cuda" if any(d.startswith("cuda") for d in devices) else "cpu")  # no-op without torchrun

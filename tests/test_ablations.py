@@ -2,12 +2,12 @@
 import pandas as pd
 import pytest
 
-from mae_study.experiments import ablations
-from mae_study.experiments.ablations import (FINETUNE, GRIDS, PRETRAIN, STEP_COST, TABLES, canonical,
+from mae_study.chapters.ablations import plan as ablations
+from mae_study.chapters.ablations.claims import claims_from
+from mae_study.chapters.ablations.plan import (FINETUNE, GRIDS, PRETRAIN, STEP_COST, TABLES, canonical,
                                              pretrain_name, pretrain_params, table_pretrain_runs)
-from mae_study.experiments.ablation_claims import claims_from
-from mae_study.experiments.ablation_results import SamplingArm
-from mae_study.params import PROFILES
+from mae_study.chapters.ablations.results import SamplingArm
+from mae_study.runs.params import PROFILES
 from mae_study.sweep import SWEEPS
 
 
@@ -164,7 +164,7 @@ def test_sampling_and_decoder_claims():
 
 
 def test_step_cost_claims():
-    from mae_study.experiments.step_cost_report import vit_l_flops_row
+    from mae_study.chapters.ablations.step_cost_report import vit_l_flops_row
     cost = pd.DataFrame([{"configuration": "small", "FLOPs ratio (analytic)": 2.0, "wall-clock ratio": 1.8,
                           "wall-clock ratio sd": 0.05, "rounds": 3}, vit_l_flops_row()])
     c = claims_from(_res({}), cost)
@@ -175,20 +175,20 @@ def test_step_cost_claims():
 
 
 def test_vit_l_flops_ratio_is_near_the_papers():
-    from mae_study.experiments.step_cost_report import vit_l_flops_row
+    from mae_study.chapters.ablations.step_cost_report import vit_l_flops_row
     row = vit_l_flops_row()
     assert row["encoder tokens without / with"] == "50 / 197"
     assert 3.1 < row["FLOPs ratio (analytic)"] < 3.4
 
 
 def test_results_of_a_profile_without_runs_is_empty(results_dir):
-    from mae_study.experiments import ablation_results, ablation_tables
+    from mae_study.chapters.ablations import results as ablation_results, tables as ablation_tables
     assert ablation_results.results("ci").empty
     assert ablation_tables.table("ci", "mask_ratio")["trials"].eq(0).all()
 
 
 def test_linear_probe_uses_its_own_learning_rate_everywhere():
-    from mae_study.experiments.ablations import MODE_CHANGES, finetune_params
+    from mae_study.chapters.ablations.plan import MODE_CHANGES, finetune_params
     plan = ablations.plan("cpu")
     for e, name, p, _ in plan:
         if e == FINETUNE:
@@ -201,7 +201,7 @@ def test_arms_of_tables_with_paper_numbers_find_their_paper_row(profile):
     """Depth, width and mask-token arms are looked up in the paper's tables; only the documented
     gpu/paper narrowest width (32 = 1/6, standing in for the paper's 1/8 = 24, which 16 heads do
     not divide) has no counterpart."""
-    from mae_study.experiments.ablation_results import arm_value, encoder_width, paper_key, paper_numbers
+    from mae_study.chapters.ablations.results import arm_value, encoder_width, paper_key, paper_numbers
     enc = encoder_width(profile)
     for table in TABLES:
         paper = paper_numbers(table)
@@ -214,13 +214,14 @@ def test_arms_of_tables_with_paper_numbers_find_their_paper_row(profile):
     if profile in ("gpu", "paper"):
         with pytest.raises(ValueError, match="divisible by decoder_num_heads"):
             pretrain_params(profile, {"decoder_embed_dim": enc // 8}, 0)  # the paper's 1/8 is not a valid width
-        from mae_study.experiments.ablation_results import width_note
+        from mae_study.chapters.ablations.results import width_note
         assert "32-wide arm" in width_note(profile) and "no paper counterpart" in width_note(profile)
 
 
 @pytest.mark.parametrize("call", ["plan", "table_pretrain_runs", "table", "summary", "figure", "results", "setting"])
 def test_unknown_profile_is_a_clear_error(call):
-    from mae_study.experiments import ablation_results, ablation_setting, ablation_tables
+    from mae_study.chapters.ablations import (results as ablation_results, setting as ablation_setting,
+                                              tables as ablation_tables)
     fn = {"plan": lambda p: ablations.plan(p), "table_pretrain_runs": lambda p: table_pretrain_runs(p, "target"),
           "table": lambda p: ablation_tables.table(p, "target"), "summary": ablation_tables.summary,
           "figure": lambda p: ablation_tables.figure(p, "target"), "results": ablation_results.results,
@@ -237,7 +238,7 @@ def test_baseline_names_of_the_finetune_defaults_are_computed():
 
 
 def test_table_mean_and_sd_per_arm(results_dir, monkeypatch):
-    from mae_study.experiments import ablation_tables
+    from mae_study.chapters.ablations import tables as ablation_tables
     spec = {("target", False, "full"): [60.0, 64.0], ("target", True, "full"): [61.0, 65.0],
             ("target", False, "linear"): [50.0], ("target", True, "linear"): [40.0, 42.0]}
     monkeypatch.setattr(ablation_tables, "results", lambda profile: _res(spec))
@@ -248,12 +249,13 @@ def test_table_mean_and_sd_per_arm(results_dir, monkeypatch):
 
 
 def test_sweep_notebook_runs_each_run_of_its_tables_once(results_dir):
-    from mae_study.experiments.sweep_notebooks import MAE_ABLATION_SWEEP, ablation_grids, run_ablation_sweep
+    from mae_study.chapters.ablations.plan import MAE_ABLATION_SWEEP, grids_table
+    from mae_study.sweep import run_sweep
     assert MAE_ABLATION_SWEEP.resolve("ci")["tables"] == list(TABLES)
     with pytest.raises(ValueError, match="table must be one of"):
         MAE_ABLATION_SWEEP.resolve("ci", tables=["target", "depth"])
-    assert ablation_grids("ci", ["target", "mask_ratio"])["table"].tolist() == ["mask_ratio", "target"]
-    status = run_ablation_sweep("ci", ["target", "mask_ratio"], dry_run=True)
+    assert grids_table("ci", ["target", "mask_ratio"])["table"].tolist() == ["mask_ratio", "target"]
+    status = pd.DataFrame(run_sweep("mae_ablations", "ci", dry_run=True, tables=["target", "mask_ratio"]))
     baseline = pretrain_name(pretrain_params("ci", {}, 0))
     assert (status["run"] == baseline).sum() == 1  # in both tables, listed once
     planned = {name for t in ("target", "mask_ratio") for name, _, _ in table_pretrain_runs("ci", t)}

@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from mae_study.kd import (attention_confidence, attention_distance, head_attention,
-                          mean_attention_distance_per_layer, patch_distances, select_head)
 from mae_study.models import ModelSpec, attention_maps, build_model
+from mae_study.train.kd import (attention_confidence, attention_distance, head_attention,
+                          mean_attention_distance_per_layer, patch_distances, select_head)
 
 
 def _random_maps(seed, n=2, h=3, t=5):

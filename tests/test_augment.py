@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from mae_study.augment import Flip, Mixup, MultiCrop, RandomResizedCrop, crop_boxes
-from mae_study.batch import BatchMaker, Draws, prepare
 from mae_study.data.base import ImageTensorDataset
+from mae_study.train.augment import Flip, Mixup, MultiCrop, RandomResizedCrop, crop_boxes
+from mae_study.train.batch import BatchMaker, Draws, prepare
 
 
 def _images(n=8, side=16):

@@ -31,14 +31,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mae_study import book, reporting
-from mae_study.experiments import (ablation_claims, ablation_results, ablation_setting, ablation_tables, ablations,
-                                   calibration_report, dynmask, dynmask_claims, dynmask_setting, dynmask_tables,
-                                   step_cost_report)
-from mae_study.experiments.pretrain import MAE_PRETRAIN
-from mae_study.mae_figures import token_counts
+from mae_study.chapters.ablations import (claims as ablation_claims, results as ablation_results,
+                                          setting as ablation_setting, tables as ablation_tables, plan as ablations,
+                                          step_cost_report)
+from mae_study.chapters.dynmask import (plan as dynmask, claims as dynmask_claims, setting as dynmask_setting,
+                                        tables as dynmask_tables)
+from mae_study.chapters.ladder import calibration_report
+from mae_study.chapters.mae.figures import token_counts
+from mae_study.chapters.mae.plan import MAE_PRETRAIN
 from mae_study.paths import REPO_ROOT
-from mae_study.results import find_runs, load_runs
+from mae_study.report import page as book, tables as reporting
+from mae_study.runs.results import find_runs, load_runs
 
 P = "cpu"
 FIXTURE = Path(__file__).parent / "fixtures" / "book_tables_cpu"

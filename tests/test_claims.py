@@ -1,12 +1,12 @@
-"""The shared verdict rule (`mae_study.claims`) on made-up numbers."""
+"""The shared verdict rule (`mae_study.report.claims`) on made-up numbers."""
 import math
 
 import numpy as np
 import pytest
 
-from mae_study.claims import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Claim, Difference, claims_frame, combined_se,
-                              deterministic_verdict, difference, standard_error, standard_error_from_sd, verdict,
-                              weakest)
+from mae_study.report.claims import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Claim, Difference, claims_frame,
+                                     combined_se, deterministic_verdict, difference, standard_error,
+                                     standard_error_from_sd, verdict, weakest)
 
 
 def test_standard_error_of_a_mean_over_seeds():

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mae_study.kd import (DINOHead, DINOLoss, DINOObjective, DINOPair, dino_loss, ema_update_,
+from mae_study.train.kd import (DINOHead, DINOLoss, DINOObjective, DINOPair, dino_loss, ema_update_,
                           teacher_temperature, updated_center)
 
 

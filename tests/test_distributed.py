@@ -10,10 +10,10 @@ from timm.utils import unwrap_model
 
 from mae_study import MaskedAutoencoder, mae_config
 from mae_study.data.base import ImageTensorDataset
-from mae_study.distributed import get_world_size, is_main_process, rank_slice
-from mae_study.engine import StepContext, TrainConfig, fit, prepare
 from mae_study.masking import sample_mask
-from mae_study.results import RunDir
+from mae_study.runs.results import RunDir
+from mae_study.train.distributed import get_world_size, is_main_process, rank_slice
+from mae_study.train.engine import StepContext, TrainConfig, fit, prepare
 
 WORLD = 2
 
@@ -48,7 +48,7 @@ def _gloo_rank(rank, init_file, out_dir):
     os.environ["MAE_STUDY_RESULTS"] = os.path.join(out_dir, "results")
     os.environ["MAE_STUDY_CACHE"] = os.path.join(out_dir, "cache")  # empty, as on a fresh clone
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
-    import mae_study.results as results
+    import mae_study.runs.results as results
     writes, atomic = [], results._atomic_write_bytes
     results._atomic_write_bytes = lambda path, data: (writes.append(os.path.basename(path)), atomic(path, data))
     try:
@@ -97,13 +97,15 @@ def _pretrain_worker(rank, init_file, out_dir):
     """One of WORLD processes running a whole pre-training run (as `torchrun -m mae_study.sweep`
     does); records the names of the files this rank wrote."""
     with _gloo_rank(rank, init_file, out_dir) as writes:
-        from mae_study.experiments.pretrain import MAE_PRETRAIN, run_pretrain
+        from mae_study.chapters.mae.plan import MAE_PRETRAIN
+        from mae_study.runs.pretrain import run_pretrain
         run = run_pretrain(MAE_PRETRAIN.resolve("ci"), "ddp_pretrain", run_name="r", progress=False)
         torch.save({"writes": writes, "finished": run.is_finished()}, os.path.join(out_dir, f"pre{rank}.pt"))
 
 
 def test_pretraining_run_under_two_processes_matches_one_and_only_rank0_writes(tmp_path, monkeypatch):
-    from mae_study.experiments.pretrain import MAE_PRETRAIN, run_pretrain
+    from mae_study.chapters.mae.plan import MAE_PRETRAIN
+    from mae_study.runs.pretrain import run_pretrain
     mp.spawn(_pretrain_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, join=True)
     ranks = [torch.load(tmp_path / f"pre{r}.pt") for r in range(WORLD)]
     assert all(r["finished"] for r in ranks)  # rank 1 returns only after rank 0's final.json exists
@@ -133,8 +135,8 @@ def _train_views():
     import torch.nn as nn
     from toy_models import MultiViewNet, ToyDino
 
-    from mae_study.augment import MultiCrop
-    from mae_study.hooks import CosineMomentum, EmaHook
+    from mae_study.train.augment import MultiCrop
+    from mae_study.train.hooks import CosineMomentum, EmaHook
     torch.manual_seed(0)
     model, head = MultiViewNet(), nn.Linear(8, 6)
     teacher, teacher_head = EmaHook(CosineMomentum(2, start=0.9)), EmaHook(CosineMomentum(2, start=0.9), of="head")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mae_study.documented import at_profile, documented_commands
+from mae_study.report.documented import at_profile, documented_commands
 
 def _once_at_ci(commands):
     """Commands that are the same at the ci profile (``--profile cpu`` and ``--profile gpu``) run once."""

@@ -1,10 +1,10 @@
 import pandas as pd
 import pytest
 
-from mae_study.experiments import dynmask
-from mae_study.experiments import dynmask_setting, dynmask_tables
-from mae_study.experiments.dynmask_claims import claims_from
-from mae_study.experiments.finetune import run_finetune
+from mae_study.chapters.dynmask import plan as dynmask
+from mae_study.chapters.dynmask import setting as dynmask_setting, tables as dynmask_tables
+from mae_study.chapters.dynmask.claims import claims_from
+from mae_study.runs.finetune import run_finetune
 from mae_study.sweep import run_sweep
 
 
@@ -30,7 +30,7 @@ def test_bad_finetune_speed_options_rejected_before_compute():
 
 def test_bf16_autocast_option_reaches_the_training_step(results_dir):
     """amp_dtype is opt-in and really used: the bf16 run's losses differ from fp32's, slightly."""
-    from mae_study.experiments.pretrain import run_pretrain
+    from mae_study.runs.pretrain import run_pretrain
     fp32 = run_pretrain(dynmask.DYNMASK_PRETRAIN.resolve("ci"), "amp", run_name="fp32", progress=False)
     bf16 = run_pretrain(dynmask.DYNMASK_PRETRAIN.resolve("ci", amp_dtype="bfloat16"), "amp", run_name="bf16",
                         progress=False)
@@ -42,7 +42,7 @@ def test_bf16_autocast_option_reaches_the_training_step(results_dir):
 
 
 def test_dynamic_needs_a_table3_ratio_or_a_schedule():
-    from mae_study.experiments.pretrain import build_schedule
+    from mae_study.runs.pretrain import build_schedule
     with pytest.raises(ValueError, match="Table 3 ratios"):  # at resolve: before any compute
         dynmask.DYNMASK_PRETRAIN.resolve("cpu", method="dynamic", final_mask_ratio=0.72)
     p = dynmask.DYNMASK_PRETRAIN.resolve("cpu", method="dynamic", final_mask_ratio=0.72,

@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from mae_study import MaskedAutoencoder, mae_config
-from mae_study.engine import NonFiniteLossError, TrainConfig, fit, lr_at
-from mae_study.losses import MAELoss
-from mae_study.results import RunDir, load_runs, write_json
-from mae_study.schedules import dynmask_stages
+from mae_study.runs.results import RunDir, load_runs, write_json
+from mae_study.train.engine import NonFiniteLossError, TrainConfig, fit, lr_at
+from mae_study.train.losses import MAELoss
+from mae_study.train.schedules import dynmask_stages
 
 
 def _train(data, run=None, stop_after_epoch=None, seed=0, epochs=3):

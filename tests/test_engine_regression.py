@@ -16,10 +16,10 @@ from timm.optim import param_groups_weight_decay
 
 from mae_study import MAEClassifier, MaskedAutoencoder, mae_config
 from mae_study.data import load_dataset
-from mae_study.engine import TrainConfig, classification_loss, fit
-from mae_study.losses import MAELoss
 from mae_study.masking import sample_mask
-from mae_study.schedules import dynmask_stages
+from mae_study.train.engine import TrainConfig, classification_loss, fit
+from mae_study.train.losses import MAELoss
+from mae_study.train.schedules import dynmask_stages
 
 
 def _gen(seed, epoch):

@@ -5,10 +5,10 @@ import torch
 import torch.nn as nn
 from toy_models import MultiViewNet, ToyDino
 
-from mae_study.augment import MultiCrop
-from mae_study.engine import TrainConfig, fit
-from mae_study.hooks import CosineMomentum, EmaHook
-from mae_study.results import RunDir
+from mae_study.runs.results import RunDir
+from mae_study.train.augment import MultiCrop
+from mae_study.train.engine import TrainConfig, fit
+from mae_study.train.hooks import CosineMomentum, EmaHook
 
 EPOCHS = 3
 

@@ -1,12 +1,14 @@
 """Fractal generators: determinism, per-sample seeding, labels, shapes, the filling-rate test, and
 agreement of the fast kernels with the straightforward reference and the torch path."""
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from mae_study.data.fractals import fractal_maker, fractal_stream, load_fractal, search_categories
 from mae_study.data.fractals import fractaldb, loaders, single_instance
-from mae_study.data.fractals import reference as ref
 from mae_study.data.fractals import torch_ifs
 from mae_study.data.fractals.fractaldb import (FractalDBConfig, category_instances, filling_rate,
                                                published_categories, weight_patterns)
@@ -16,6 +18,10 @@ from mae_study.data.fractals.multi_instance import MultiInstanceConfig, generate
 from mae_study.data.fractals.render import filling_rates, render_counts, render_patch
 from mae_study.data.fractals.seeding import balanced_labels, patch_masks, uniforms
 from mae_study.data.fractals.single_instance import SingleInstanceConfig, generate_single_instance, sample_systems
+
+# The straightforward reference generators are not part of the study: they live with the benchmark.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import fractal_reference as ref  # noqa: E402
 
 NAMES = ["fractaldb", "fractal_single", "fractal_multi"]
 

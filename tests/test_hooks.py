@@ -3,9 +3,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mae_study.batch import StepContext
-from mae_study.engine import TrainConfig, fit
-from mae_study.hooks import CosineMomentum, EmaHook, Hook
+from mae_study.train.batch import StepContext
+from mae_study.train.engine import TrainConfig, fit
+from mae_study.train.hooks import CosineMomentum, EmaHook, Hook
 
 
 def _ctx(position=0.0):
@@ -56,7 +56,7 @@ class _Record(Hook):
 
 
 def test_extra_modules_train_with_the_model_and_are_checkpointed(tiny_images, results_dir):
-    from mae_study.results import RunDir
+    from mae_study.runs.results import RunDir
     torch.manual_seed(0)
     model, head = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 8)), nn.Linear(8, 4)
     head.eval()  # fit puts extra modules in train mode

@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mae_study.kd import (KDModels, MultiTeacherKDLoss, attention_kl, attn_loss, joint_loss, kd_loss,
-                          output_kl)
 from mae_study.models import ModelSpec, build_model
+from mae_study.train.kd import (KDModels, MultiTeacherKDLoss, attention_kl, attn_loss, joint_loss, kd_loss,
+                          output_kl)
 
 
 def _logits(seed, n=4, k=5):

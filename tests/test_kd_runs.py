@@ -10,15 +10,15 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from mae_study.experiments import kd, kd_claims, kd_student, kd_tables
-from mae_study.experiments.kd_adapt import KD_ADAPT, adapt_params, run_adapt
-from mae_study.experiments.kd_attention import KD_ATTENTION, distances_per_image, run_attention
-from mae_study.experiments.kd_student import KD_STUDENT, run_student
-from mae_study.experiments.kd_teachers import (KD_DINO_TEACHER, KD_MAE_TEACHER, load_teacher, mae_to_timm,
+from mae_study.chapters.kd import plan as kd, claims as kd_claims, student as kd_student, tables as kd_tables
+from mae_study.chapters.kd.adapt import KD_ADAPT, adapt_params, run_adapt
+from mae_study.chapters.kd.attention import KD_ATTENTION, distances_per_image, run_attention
+from mae_study.chapters.kd.student import KD_STUDENT, run_student
+from mae_study.chapters.kd.teachers import (KD_DINO_TEACHER, KD_MAE_TEACHER, load_teacher, mae_to_timm,
                                                run_dino_teacher, run_mae_teacher)
-from mae_study.kd import attention_distance
 from mae_study.models import MaskedAutoencoder, build_model, mae_config
-from mae_study.results import RunDir
+from mae_study.runs.results import RunDir
+from mae_study.train.kd import attention_distance
 
 WORLD = 2
 
@@ -58,8 +58,8 @@ def _no_training(monkeypatch):
     """Make any training an error: a check that must come before compute then fails loudly."""
     def refuse(*args, **kwargs):
         raise AssertionError("fit was called")
-    for module in ("kd_student", "kd_adapt", "kd_dino"):
-        monkeypatch.setattr(f"mae_study.experiments.{module}.fit", refuse)
+    for module in ("student", "adapt", "dino"):
+        monkeypatch.setattr(f"mae_study.chapters.kd.{module}.fit", refuse)
 
 
 def test_a_whole_ci_chain_writes_finished_runs_and_reads_them_back(results_dir, monkeypatch):
@@ -150,7 +150,7 @@ def test_a_teacher_run_that_does_not_exist_is_a_clear_error(results_dir, monkeyp
 def test_the_mae_encoder_is_a_timm_vit_under_the_same_names():
     torch.manual_seed(0)
     mae = MaskedAutoencoder(mae_config("ci_16"))
-    from mae_study.experiments.kd_teachers import mae_spec
+    from mae_study.chapters.kd.teachers import mae_spec
     vit = build_model(mae_spec(mae.cfg))
     vit.load_state_dict(mae_to_timm(mae.encoder.state_dict(), mae.cfg), strict=False)
     imgs = torch.randn(3, 3, 16, 16)
@@ -167,7 +167,7 @@ def test_distance_per_image_averages_to_attention_distance():
 
 def test_the_plan_runs_each_run_once_after_what_it_needs():
     for profile in ("ci", "cpu", "gpu", "paper"):
-        plan = kd.kd_plan(profile)
+        plan = kd.plan(profile)
         keys = [(e, n) for e, n, _, _ in plan]
         assert len(keys) == len(set(keys)), profile
         seen = set()
@@ -216,7 +216,7 @@ def _ddp_worker(rank, init_file, root):
     torch.set_num_threads(1)
     os.environ["MAE_STUDY_RESULTS"] = root
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
-    import mae_study.results as results
+    import mae_study.runs.results as results
     writes, atomic = [], results._atomic_write_bytes
     results._atomic_write_bytes = lambda path, data: (writes.append(os.path.basename(path)), atomic(path, data))
     try:
@@ -245,7 +245,7 @@ def test_two_gloo_processes_match_one_for_a_kd_run(with_teachers, tmp_path):
 def test_teachers_from_local_timm_files_are_imported_and_used(results_dir, tmp_path, monkeypatch, teacher):
     """The `paper` profile's path (timm's vit_base_patch16_224.dino / .mae from local files), at a
     ci size: a weights file relative to the data root is checked, recorded and used as is."""
-    from mae_study.experiments.kd_teachers import EXPERIMENTS, RUNNERS, TIMM_VIT, mae_spec
+    from mae_study.chapters.kd.teachers import EXPERIMENTS, RUNNERS, TIMM_VIT, mae_spec
     monkeypatch.setenv("MAE_STUDY_DATA_ROOT", str(tmp_path))
     spec = mae_spec(mae_config("ci_16"))
     torch.manual_seed(3)
@@ -262,10 +262,9 @@ def test_teachers_from_local_timm_files_are_imported_and_used(results_dir, tmp_p
         RUNNERS[teacher](p.replace(weights="timm/missing.pt"), progress=False)
 
 
-def test_the_sweep_runs_the_plan(results_dir, monkeypatch):
-    """`mae_study.sweep` takes the plan as it takes the other chapters' (registered here as the
-    sweep module will register it)."""
-    import mae_study.sweep as sweep
-    monkeypatch.setitem(sweep.SWEEPS, "kd", kd.kd_plan)
-    status = kd.run_kd_sweep("ci", dry_run=True)
-    assert len(status) == len(kd.kd_plan("ci")) and set(status["status"]) == {"to run"}
+def test_the_sweep_runs_the_plan(results_dir):
+    """`mae_study.sweep` takes the plan as it takes the other chapters'."""
+    from mae_study.sweep import SWEEPS, run_sweep
+    assert SWEEPS["kd"] is kd.plan
+    status = pd.DataFrame(run_sweep("kd", "ci", dry_run=True))
+    assert len(status) == len(kd.plan("ci")) and set(status["status"]) == {"to run"}

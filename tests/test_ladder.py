@@ -4,8 +4,8 @@ import math
 import pandas as pd
 import pytest
 
-from mae_study.experiments import ladder
-from mae_study.experiments.ladder_tables import ladder_checks, ladder_rows, ladder_table
+from mae_study.chapters.ladder import plan as ladder
+from mae_study.chapters.ladder.tables import ladder_checks, ladder_rows, ladder_table
 
 
 def test_the_plan_has_every_rung_of_every_seed_and_task():

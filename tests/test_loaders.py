@@ -8,8 +8,8 @@ from torch.utils.data import Dataset
 from mae_study.data.base import ImageTensorDataset
 from mae_study.data.fractals.dataset import generate_all
 from mae_study.data.fractals.loaders import fractal_stream
-from mae_study.engine import TrainConfig, classification_loss, epoch_generator, evaluate, fit
-from mae_study.loaders import StreamedData, batches, load_batches, stream_stats
+from mae_study.train.engine import TrainConfig, classification_loss, epoch_generator, evaluate, fit
+from mae_study.train.loaders import StreamedData, batches, load_batches, stream_stats
 
 
 class _Items(Dataset):

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from mae_study import MaskedAutoencoder, mae_config
-from mae_study.flops import mae_forward_flops
 from mae_study.masking import sample_mask
 from mae_study.models import MAEClassifier, MAE_CONFIGS
+from mae_study.models.flops import mae_forward_flops
 
 
 def _model(**kw):

@@ -6,12 +6,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mae_study.augment import Mixup
-from mae_study.batch import Batch, StepContext
 from mae_study.data.base import ImageTensorDataset
-from mae_study.engine import TrainConfig, classification_loss, evaluate, fit
-from mae_study.evaluation import mean_average_precision
-from mae_study.losses import MultiLabelLoss, multilabel_loss
+from mae_study.train.augment import Mixup
+from mae_study.train.batch import Batch, StepContext
+from mae_study.train.engine import TrainConfig, classification_loss, evaluate, fit
+from mae_study.train.evaluation import mean_average_precision
+from mae_study.train.losses import MultiLabelLoss, multilabel_loss
 
 
 def _multi_hot(n=48, k=5, seed=0):

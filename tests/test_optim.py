@@ -5,8 +5,8 @@ import torch.nn as nn
 from timm.optim import param_groups_weight_decay
 
 from mae_study import MAEClassifier, MaskedAutoencoder, mae_config
-from mae_study.engine import TrainConfig, lr_at, make_optimizer
-from mae_study.optim import set_lr
+from mae_study.train.engine import TrainConfig, lr_at, make_optimizer
+from mae_study.train.optim import set_lr
 
 
 def _cfg(**kw):

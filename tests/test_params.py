@@ -1,6 +1,6 @@
 import pytest
 
-from mae_study.params import Experiment, notebook_params
+from mae_study.runs.params import Experiment, notebook_params
 
 EXP = Experiment("demo", {"ci": {"mask_ratio": 0.75, "num_epochs": 1, "method": "static", "schedule": None},
                           "cpu": {"mask_ratio": 0.75, "num_epochs": 10, "method": "static", "schedule": None}})

@@ -1,13 +1,14 @@
-"""Book helpers in `mae_study.reporting`, `mae_study.mae_figures` and `mae_study.style` (no training)."""
+"""Book helpers in `mae_study.report.tables`, `mae_study.chapters.mae.figures` and `mae_study.report.style` (no training)."""
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from mae_study import mae_figures, reporting
+from mae_study.chapters.mae import figures as mae_figures
 from mae_study.masking import patchify
 from mae_study.models import MaskedAutoencoder, mae_config
-from mae_study.results import RunDir
+from mae_study.report import tables as reporting
+from mae_study.runs.results import RunDir
 
 
 def test_provenance_summary_counts_and_times_each_machine_and_commit_separately():
@@ -62,7 +63,7 @@ def test_pretrain_summary_columns():
 
 
 def test_calibration_floor_note_is_empty_without_a_run(results_dir):
-    from mae_study.experiments.calibration import floor_note
+    from mae_study.chapters.ladder.calibration import floor_note
     assert floor_note("cpu") == ""
     with pytest.raises(ValueError, match="profile must be one of"):
         floor_note("laptop")
@@ -72,8 +73,8 @@ def test_importing_the_package_restyles_nothing_and_figures_restore_the_callers_
     import subprocess
     import sys
     code = ("import matplotlib as mpl; before = dict(mpl.rcParams); "
-            "import mae_study.reporting, mae_study.mae_figures, mae_study.experiments.ablation_tables, "
-            "mae_study.experiments.dynmask_figures; "
+            "import mae_study.report.tables, mae_study.chapters.mae.figures, mae_study.chapters.ablations.tables, "
+            "mae_study.chapters.dynmask.figures; "
             "changed = [k for k, v in mpl.rcParams.items() if before[k] != v]; print(changed)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
@@ -82,7 +83,7 @@ def test_importing_the_package_restyles_nothing_and_figures_restore_the_callers_
 def test_book_style_applies_inside_and_restores_after():
     import matplotlib as mpl
     import matplotlib.pyplot as plt
-    from mae_study.style import book_style
+    from mae_study.report.style import book_style
     with mpl.rc_context({"axes.grid": False, "axes.facecolor": "yellow"}):
         with book_style():
             assert mpl.rcParams["axes.grid"] and mpl.rcParams["axes.facecolor"] == "white"
@@ -96,8 +97,15 @@ def test_book_style_leaves_settings_it_does_not_own():
     """A notebook's inline backend may switch ``interactive`` on while the first figure is drawn;
     restoring it afterwards (as `matplotlib.rc_context` would) hides every later figure."""
     import matplotlib as mpl
-    from mae_study.style import book_style
+    from mae_study.report.style import book_style
     with mpl.rc_context({"interactive": False}):
         with book_style():
             mpl.rcParams["interactive"] = True
         assert mpl.rcParams["interactive"]
+
+
+def test_results_header_is_the_line_every_page_shows():
+    from mae_study.report.page import results_header
+    assert results_header("ci").data == "*Results shown: profile `ci`.*"
+    assert results_header("ci", {"pre-training runs": 2, "fine-tuning runs": 3}, others_of="no_such_experiment").data == (
+        "*Results shown: profile `ci`, 2 pre-training runs and 3 fine-tuning runs. Other profiles with results: none.*")

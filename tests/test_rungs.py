@@ -4,9 +4,10 @@ import math
 import pandas as pd
 import pytest
 
-from mae_study.experiments import rungs, superseded
-from mae_study.experiments.dynmask import DYNMASK_FINETUNE
-from mae_study.experiments.synthetic import synthetic_plan
+from mae_study.chapters.dynmask.plan import DYNMASK_FINETUNE
+from mae_study.chapters.synthetic.plan import plan as synthetic_plan
+from mae_study.report import superseded
+from mae_study.runs import rungs
 
 
 def test_rungs_table_means_spread_and_gain_over_scratch():
@@ -73,7 +74,7 @@ def test_verdict_changes_marks_changed_new_and_dropped_claims():
 
 
 def test_chapter_summary_row_takes_the_best_arm_and_the_se_of_its_gain():
-    from mae_study.experiments.rungs_summary import _summary
+    from mae_study.chapters.ladder.summary import _summary
     t = rungs.rungs_table(0.1, 0.2, [0.30, 0.32, 0.34], {"a": [0.40, 0.41, 0.42], "b": [0.50, 0.52, 0.54]})
     row = _summary("chapter", t, task="builtin")
     assert row["best arm"] == "b" and row["best - scratch"] == pytest.approx(20.0)

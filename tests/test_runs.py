@@ -1,9 +1,9 @@
 """Run folders: a name always means one configuration; bad run parameters fail before compute."""
 import pytest
 
-from mae_study.experiments.dynmask import DYNMASK_PRETRAIN
-from mae_study.experiments.pretrain import default_run_name, run_pretrain
+from mae_study.chapters.dynmask.plan import DYNMASK_PRETRAIN
 from mae_study.models import mae_config
+from mae_study.runs.pretrain import default_run_name, run_pretrain
 
 
 def test_a_run_name_taken_by_other_parameters_is_a_clear_error(results_dir):
@@ -32,7 +32,7 @@ def test_bad_pretraining_parameters_fail_at_resolve(kw, match):
 
 
 def test_bad_finetuning_parameters_fail_at_resolve():
-    from mae_study.experiments.dynmask import DYNMASK_FINETUNE
+    from mae_study.chapters.dynmask.plan import DYNMASK_FINETUNE
     with pytest.raises(ValueError, match="lr must be > 0"):
         DYNMASK_FINETUNE.resolve("cpu", lr=0.0)
 
@@ -45,10 +45,10 @@ def test_model_switches_must_be_booleans(field):
 
 # ---- run names follow from parameters; finished runs are read back without weights -------------
 
-from mae_study.experiments import dynmask  # noqa: E402
-from mae_study.experiments.finetune import run_finetune  # noqa: E402
-from mae_study.experiments.pretrain import MAE_PRETRAIN  # noqa: E402
-from mae_study.experiments.skeleton import auto_run_name, changed_params  # noqa: E402
+from mae_study.chapters.dynmask import plan as dynmask  # noqa: E402
+from mae_study.runs.finetune import run_finetune  # noqa: E402
+from mae_study.chapters.mae.plan import MAE_PRETRAIN  # noqa: E402
+from mae_study.runs.skeleton import auto_run_name, changed_params  # noqa: E402
 
 
 def test_run_names_show_the_named_parameters_and_digest_the_rest():
@@ -101,8 +101,8 @@ def test_a_missing_pretraining_names_the_command_that_makes_it(results_dir):
 
 
 def test_every_committed_cpu_run_is_named_and_configured_as_its_plan_says():
-    from mae_study.experiments.skeleton import check_run_params
-    from mae_study.results import RunDir
+    from mae_study.runs.skeleton import check_run_params
+    from mae_study.runs.results import RunDir
     from mae_study.sweep import SWEEPS
     for sweep in ("dynmask", "mae_ablations", "ladder", "kd", "synthetic"):
         for experiment, name, params, _ in SWEEPS[sweep]("cpu"):

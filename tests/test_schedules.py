@@ -1,6 +1,6 @@
 import pytest
 
-from mae_study.schedules import (ConstantSchedule, CosineSchedule, LinearSchedule, StageSchedule,
+from mae_study.train.schedules import (ConstantSchedule, CosineSchedule, LinearSchedule, StageSchedule,
                                  dynmask_stages, schedule_from_dict, schedule_to_dict)
 
 

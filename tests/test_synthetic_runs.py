@@ -8,17 +8,17 @@ import pandas as pd
 import pytest
 import torch
 
-from mae_study.engine import epoch_generator
-from mae_study.experiments import synthetic
-from mae_study.experiments.synthetic_claims import claims_from
-from mae_study.experiments.synthetic_finetune import (SYNTHETIC_FINETUNE, finetune_model, pretrained_source,
+from mae_study.chapters.synthetic import plan as synthetic
+from mae_study.chapters.synthetic.claims import claims_from
+from mae_study.chapters.synthetic.finetune import (SYNTHETIC_FINETUNE, finetune_model, pretrained_source,
                                                       run_synthetic_finetune)
-from mae_study.experiments.synthetic_pretrain import (SYNTHETIC_PRETRAIN, pretrain_data, pretrain_loss,
+from mae_study.chapters.synthetic.pretrain import (SYNTHETIC_PRETRAIN, pretrain_data, pretrain_loss,
                                                       run_synthetic_pretrain)
-from mae_study.experiments.synthetic_setting import model_spec
-from mae_study.loaders import batches, load_batches
-from mae_study.losses import MultiLabelLoss
+from mae_study.chapters.synthetic.setting import model_spec
 from mae_study.models import build_model
+from mae_study.train.engine import epoch_generator
+from mae_study.train.loaders import batches, load_batches
+from mae_study.train.losses import MultiLabelLoss
 
 
 @pytest.fixture(autouse=True)
@@ -112,8 +112,8 @@ def test_a_ci_chain_writes_finished_runs_and_reads_them_back(results_dir, monkey
     final = pre.read("final.json")
     assert {"eval_top1", "generator_images_per_s", "train_images_per_s", "train_tflops"} <= set(final)
     assert "eval_top1" in pre.read("metrics.csv") and ft.read("config.json")["fresh_keys"] == ["fc.bias", "fc.weight"]
-    monkeypatch.setattr("mae_study.experiments.synthetic_finetune.fit", None)  # reading back computes nothing
-    monkeypatch.setattr("mae_study.experiments.synthetic_pretrain.fit", None)
+    monkeypatch.setattr("mae_study.chapters.synthetic.finetune.fit", None)  # reading back computes nothing
+    monkeypatch.setattr("mae_study.chapters.synthetic.pretrain.fit", None)
     pre.file("model.pt").unlink()  # weights are not committed: a finished fine-tuning needs none
     again = run_synthetic_finetune(SYNTHETIC_FINETUNE.resolve("ci", pretrained=pre.name, model="resnet"), progress=False)
     assert again.read("final.json") == ft.read("final.json")
@@ -142,7 +142,7 @@ def test_bad_pretraining_input_fails_at_resolve(kw, match):
 ])
 def test_finetuning_a_run_of_another_architecture_is_refused_before_compute(results_dir, kw, match, monkeypatch):
     pre = _pretrain(model="resnet")
-    monkeypatch.setattr("mae_study.experiments.synthetic_finetune.load_dataset", None)  # nothing may be loaded
+    monkeypatch.setattr("mae_study.runs.common.load_dataset", None)  # nothing may be loaded
     with pytest.raises(ValueError, match=match):
         run_synthetic_finetune(SYNTHETIC_FINETUNE.resolve("ci", pretrained=pre.name, **kw), progress=False)
     assert not (results_dir / "ci" / "synthetic_finetune").exists()
@@ -159,7 +159,7 @@ def test_bad_finetuning_input_fails_at_resolve():
 
 @pytest.mark.parametrize("profile", list(synthetic.GRIDS))
 def test_every_plan_resolves_with_readable_unique_names(profile):
-    plan = synthetic.synthetic_plan(profile)
+    plan = synthetic.plan(profile)
     names = [(e, n) for e, n, _, _ in plan]
     assert len(names) == len(set(names))
     assert not [n for _, n in names if re.search(r"_p[0-9a-f]{8}$", n)]  # readable: no digest of other changes

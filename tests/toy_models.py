@@ -3,7 +3,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mae_study.distributed import all_reduce_mean
+from mae_study.train.distributed import all_reduce_mean
 
 
 class MultiViewNet(nn.Module):

@@ -20,8 +20,8 @@ setting=name)`` (default ``"siblings-v1"``, which the committed results were mad
 Every split has its own random stream ``(seed, split)``; sample ``i`` depends only on it.
 
 How hard a task is (chance, a linear probe on raw pixels, a classifier trained from scratch) is
-measured by the ``data_calibration`` experiment (``experiments/calibration.py``) and shown in the
-book's data chapter (``book/data.md``).
+measured by the ``data_calibration`` experiment (``mae_study/chapters/ladder/calibration.py``) and
+shown in the book's data chapter (``book/data.md``).
 """
 from __future__ import annotations
 
@@ -29,14 +29,14 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from . import check_image_size, check_num_samples, check_seed
-from .base import ImageTensorDataset, channel_stats
-from .builtin_settings import BuiltinSetting, DistinctSetting
-from .fractals.cache import load_or_build
-from .fractals.dataset import generate_all
-from .fractals.seeding import SPLIT_CODES, balanced_labels, check_choice, make_rng, sample_rng
-from .fractals.ifs import make_system, max_singular_value
-from .fractals.single_instance import SingleInstanceConfig, generate_single_instance, sample_systems
+from mae_study.data.base import ImageTensorDataset, channel_stats
+from mae_study.data.builtin_settings import BuiltinSetting, DistinctSetting
+from mae_study.data.catalog import check_image_size, check_num_samples, check_seed
+from mae_study.data.fractals.cache import load_or_build
+from mae_study.data.fractals.dataset import generate_all
+from mae_study.data.fractals.ifs import make_system, max_singular_value
+from mae_study.data.fractals.seeding import SPLIT_CODES, balanced_labels, check_choice, make_rng, sample_rng
+from mae_study.data.fractals.single_instance import SingleInstanceConfig, generate_single_instance, sample_systems
 
 TASK_SEED = 20220104  # fixes the 10 classes and the distractors, whatever the run seed
 NUM_CLASSES = 10

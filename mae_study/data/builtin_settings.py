@@ -32,12 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fractals.background import background_params, render_backgrounds
-from .fractals.colour import colours_from_uniforms
-from .fractals.compose import compose_multi
-from .fractals.ifs import fixed_point, iterate, jitter_system, num_points, sample_sigma_system
-from .fractals.render import render_counts
-from .fractals.seeding import SPLIT_CODES, balanced_labels, draw_seed, make_rng, sample_rng
+from mae_study.data.fractals.background import background_params, render_backgrounds
+from mae_study.data.fractals.colour import colours_from_uniforms
+from mae_study.data.fractals.compose import compose_multi
+from mae_study.data.fractals.ifs import fixed_point, iterate, jitter_system, num_points, sample_sigma_system
+from mae_study.data.fractals.render import render_counts
+from mae_study.data.fractals.seeding import SPLIT_CODES, balanced_labels, draw_seed, make_rng, sample_rng
 
 BUILTIN_SPLITS = ("unlabelled", "train", "test")
 STREAM_CANDIDATES = 203  # the systems that the class and distractor search looks at

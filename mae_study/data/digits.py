@@ -13,8 +13,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .base import ImageTensorDataset, channel_stats
-from .real import resize_images, seeded_subset
+from mae_study.data.base import ImageTensorDataset, channel_stats
+from mae_study.data.real import resize_images, seeded_subset
 
 NUM_IMAGES = 1797
 DEFAULT_TEST_SIZE = 797  # leaves 1,000 training images

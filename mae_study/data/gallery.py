@@ -14,11 +14,12 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from ..paths import REPO_ROOT
+from mae_study.paths import REPO_ROOT
 
-from .builtin import CLASS_NAMES, DEFAULT_SETTING, builtin_maker
-from .fractals.fractaldb import FLIPS, FractalDBConfig, category_instances, published_categories, weight_patterns
-from .fractals.loaders import fractal_maker
+from mae_study.data.builtin import CLASS_NAMES, DEFAULT_SETTING, builtin_maker
+from mae_study.data.fractals.fractaldb import (FLIPS, FractalDBConfig, category_instances, published_categories,
+                                               weight_patterns)
+from mae_study.data.fractals.loaders import fractal_maker
 
 GENERATOR_TITLES = {"fractaldb": "FractalDB", "fractal_single": "Single-Instance",
                     "fractal_multi": "Multi-Instance", "builtin": "Built-in (train)"}

@@ -20,8 +20,8 @@ import torchvision
 from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
-from ..paths import data_root
-from .base import ImageTensorDataset
+from mae_study.data.base import ImageTensorDataset
+from mae_study.paths import data_root
 
 DOWNLOAD_ENV = "MAE_STUDY_DOWNLOAD"
 

@@ -15,7 +15,7 @@ import torch.nn as nn
 from timm.layers import freeze_batch_norm_2d
 from timm.models import ResNet, VisionTransformer
 
-from .classifier import MAEClassifier, parse_mode
+from mae_study.models.classifier import MAEClassifier, parse_mode
 
 
 @dataclass

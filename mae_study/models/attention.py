@@ -22,7 +22,7 @@ import torch.nn as nn
 from timm.layers import Attention
 from timm.layers.attention import maybe_add_mask, resolve_self_attn_mask
 
-from .classifier import MAEClassifier
+from mae_study.models.classifier import MAEClassifier
 
 
 def attention_weights(attn: Attention, qkv: torch.Tensor, attn_mask: torch.Tensor | None = None,

@@ -6,7 +6,7 @@ import re
 import torch
 import torch.nn as nn
 
-from .mae import MAEEncoder
+from mae_study.models.mae import MAEEncoder
 
 FINETUNE_MODES = ("full", "linear", "partial-k")
 

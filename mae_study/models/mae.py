@@ -23,7 +23,7 @@ import torch.nn as nn
 from timm.layers import PatchEmbed, build_sincos2d_pos_embed
 from timm.models.vision_transformer import Block
 
-from ..masking import Masking, check_mask_ratio, patchify, sample_mask
+from mae_study.masking import Masking, check_mask_ratio, patchify, sample_mask
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ import torch.nn as nn
 from timm.models import load_state_dict as timm_load_state_dict
 from timm.models.vision_transformer import checkpoint_filter_fn
 
-from .adapt import apply_mode, head_keys, head_names, load_matching
-from .classifier import MAEClassifier
-from .mae import MAE_CONFIGS, MAEEncoder, mae_config
+from mae_study.models.adapt import apply_mode, head_keys, head_names, load_matching
+from mae_study.models.classifier import MAEClassifier
+from mae_study.models.mae import MAE_CONFIGS, MAEEncoder, mae_config
 
 # timm modules whose models this study builds, by family
 TIMM_FAMILIES = {"vit": ("vision_transformer", "deit"), "resnet": ("resnet",)}

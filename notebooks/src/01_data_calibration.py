@@ -8,10 +8,10 @@
 # sits well above chance and well below 100 %, leaving room to see what pre-training adds.
 
 # %%
-from mae_study.experiments.calibration import CALIBRATION, run_calibration
-from mae_study.params import notebook_params
-from mae_study.results import result_line
-from mae_study import reporting
+from mae_study.chapters.ladder.calibration import CALIBRATION, run_calibration
+from mae_study.runs.params import notebook_params
+from mae_study.runs.results import result_line
+from mae_study.report import tables as reporting
 import pandas as pd
 
 _before = set(globals())

@@ -10,9 +10,9 @@
 # run of the study's runners; `python -m mae_study.sweep ladder --profile cpu` runs the same.
 
 # %%
-from mae_study.experiments.ladder import LADDER_SWEEP
-from mae_study.experiments.ladder_tables import ladder_checks, ladder_rows, ladder_table
-from mae_study.params import notebook_params
+from mae_study.chapters.ladder.plan import LADDER_SWEEP
+from mae_study.chapters.ladder.tables import ladder_checks, ladder_rows, ladder_table
+from mae_study.runs.params import notebook_params
 from mae_study.sweep import run_sweep
 import pandas as pd
 

@@ -12,10 +12,12 @@
 # same parameters reads the finished run back and one with other parameters gets its own folder.
 
 # %%
-from mae_study.experiments.pretrain import MAE_PRETRAIN, run_pretrain
-from mae_study.params import notebook_params
-from mae_study.results import result_line
-from mae_study import mae_figures, reporting
+from mae_study.chapters.mae.plan import MAE_PRETRAIN
+from mae_study.runs.pretrain import run_pretrain
+from mae_study.runs.params import notebook_params
+from mae_study.runs.results import result_line
+from mae_study.chapters.mae import figures as mae_figures
+from mae_study.report import tables as reporting
 
 _before = set(globals())
 

@@ -10,11 +10,11 @@
 # (named `dynamic_r90_s0`; a changed setting beyond method, ratio and seed adds a digest to the name).
 
 # %%
-from mae_study.experiments.dynmask import DYNMASK_PRETRAIN
-from mae_study.experiments.pretrain import run_pretrain
-from mae_study.params import notebook_params
-from mae_study.results import result_line
-from mae_study import reporting
+from mae_study.chapters.dynmask.plan import DYNMASK_PRETRAIN
+from mae_study.runs.pretrain import run_pretrain
+from mae_study.runs.params import notebook_params
+from mae_study.runs.results import result_line
+from mae_study.report import tables as reporting
 
 _before = set(globals())
 

@@ -11,11 +11,11 @@
 # they are missing, they are recomputed from the pre-training run's stored parameters first.
 
 # %%
-from mae_study.experiments.dynmask import DYNMASK_FINETUNE
-from mae_study.experiments.finetune import run_finetune
-from mae_study.params import notebook_params
-from mae_study.results import result_line
-from mae_study import reporting
+from mae_study.chapters.dynmask.plan import DYNMASK_FINETUNE
+from mae_study.runs.finetune import run_finetune
+from mae_study.runs.params import notebook_params
+from mae_study.runs.results import result_line
+from mae_study.report import tables as reporting
 
 _before = set(globals())
 

@@ -7,9 +7,10 @@
 # `python -m mae_study.sweep dynmask --profile cpu`.
 
 # %%
-from mae_study.experiments import dynmask, dynmask_tables
-from mae_study.experiments.sweep_notebooks import DYNMASK_SWEEP, run_dynmask_sweep
-from mae_study.params import notebook_params
+import pandas as pd
+from mae_study.chapters.dynmask import plan as dynmask, tables as dynmask_tables
+from mae_study.runs.params import notebook_params
+from mae_study.sweep import run_sweep
 
 _before = set(globals())
 
@@ -17,11 +18,11 @@ _before = set(globals())
 profile = None   # "ci", "cpu" (default), "gpu" or "paper"
 
 # %%
-params = notebook_params(DYNMASK_SWEEP, globals(), _before)
+params = notebook_params(dynmask.DYNMASK_SWEEP, globals(), _before)
 dynmask.GRIDS[params["profile"]]
 
 # %%
-status = run_dynmask_sweep(params["profile"])
+status = pd.DataFrame(run_sweep("dynmask", params["profile"]))
 status.groupby(["experiment", "status"]).size()
 
 # %% [markdown]

@@ -12,12 +12,13 @@
 
 # %%
 import pandas as pd
-from mae_study.experiments.ablations import MAE_ABLATION_PRETRAIN, MODES, finetune_params
-from mae_study.experiments.finetune import run_finetune
-from mae_study.experiments.pretrain import run_pretrain
-from mae_study.params import notebook_params
-from mae_study.results import result_line
-from mae_study import mae_figures, reporting
+from mae_study.chapters.ablations.plan import MAE_ABLATION_PRETRAIN, MODES, finetune_params
+from mae_study.runs.finetune import run_finetune
+from mae_study.runs.pretrain import run_pretrain
+from mae_study.runs.params import notebook_params
+from mae_study.runs.results import result_line
+from mae_study.chapters.mae import figures as mae_figures
+from mae_study.report import tables as reporting
 
 _before = set(globals())
 

@@ -11,9 +11,10 @@
 
 # %%
 import pandas as pd
-from mae_study.experiments import ablation_claims, ablation_tables
-from mae_study.experiments.sweep_notebooks import MAE_ABLATION_SWEEP, ablation_grids, run_ablation_sweep
-from mae_study.params import notebook_params
+from mae_study.chapters.ablations import claims as ablation_claims, tables as ablation_tables
+from mae_study.chapters.ablations.plan import MAE_ABLATION_SWEEP, grids_table
+from mae_study.runs.params import notebook_params
+from mae_study.sweep import run_sweep
 
 _before = set(globals())
 
@@ -23,10 +24,10 @@ tables = None    # a list of table names (see below); None: all of them
 
 # %%
 params = notebook_params(MAE_ABLATION_SWEEP, globals(), _before)
-ablation_grids(params["profile"], params["tables"])
+grids_table(params["profile"], params["tables"])
 
 # %%
-status = run_ablation_sweep(params["profile"], params["tables"])
+status = pd.DataFrame(run_sweep("mae_ablations", params["profile"], tables=params["tables"]))
 status.groupby(["experiment", "status"]).size()
 
 # %% [markdown]

@@ -1,23 +1,23 @@
 # %% [markdown]
-# # Experiment: the two teachers of multi-teacher distillation (seed 002)
+# # Experiment: the two teachers of the multi-teacher distillation paper
 #
 # **Protocol.** Pre-train a contrastive teacher (DINO: student and EMA teacher, multi-crop views,
 # centring and sharpening) and a masked-image teacher (MAE, mask ratio 75 %) of the same ViT
 # shape on the built-in unlabelled pool (profile `paper`: timm's `vit_base_patch16_224.dino` and
-# `.mae` from local files), measure how far each one's heads attend (the seed's Figure 1) and which
+# `.mae` from local files), measure how far each one's heads attend (the paper's Figure 1) and which
 # head Attention Confidence picks, then adapt each to the labelled task by full fine-tuning, a
-# linear probe and Partial-1 (the seed's Table 1). E.g.
+# linear probe and Partial-1 (the paper's Table 1). E.g.
 # `papermill notebooks/08_kd_teachers.ipynb out.ipynb -p profile cpu -p seed 0`. Finished runs are
 # read back; a run that needs a teacher's weights (not committed) recomputes them first.
 
 # %%
-from mae_study.experiments import kd_figures, kd_tables
-from mae_study.experiments.kd import KD_TEACHERS_NOTEBOOK
-from mae_study.experiments.kd_adapt import adapt_params, run_adapt
-from mae_study.experiments.kd_attention import KD_ATTENTION, run_attention
-from mae_study.experiments.kd_teachers import KD_DINO_TEACHER, KD_MAE_TEACHER, run_dino_teacher, run_mae_teacher
-from mae_study.params import notebook_params
-from mae_study.results import result_line
+from mae_study.chapters.kd import figures as kd_figures, tables as kd_tables
+from mae_study.chapters.kd.plan import KD_TEACHERS_NOTEBOOK
+from mae_study.chapters.kd.adapt import adapt_params, run_adapt
+from mae_study.chapters.kd.attention import KD_ATTENTION, run_attention
+from mae_study.chapters.kd.teachers import KD_DINO_TEACHER, KD_MAE_TEACHER, run_dino_teacher, run_mae_teacher
+from mae_study.runs.params import notebook_params
+from mae_study.runs.results import result_line
 
 _before = set(globals())
 
@@ -35,9 +35,9 @@ teachers = {"dino": run_dino_teacher(KD_DINO_TEACHER.resolve(P, seed=params["see
 teachers
 
 # %% [markdown]
-# ## How far the teachers look (the seed's Figure 1)
+# ## How far the teachers look (the paper's Figure 1)
 # Attention distance in pixels, per layer: the CLS token dropped and the rows renormalised, pixel
-# distance between patch centres weighted by attention (Park et al., ICLR 2023). The seed expects
+# distance between patch centres weighted by attention (Park et al., ICLR 2023). The paper expects
 # the contrastive teacher to attend more globally in the deep layers.
 
 # %%
@@ -48,8 +48,8 @@ kd_figures.figure1(P);
 kd_tables.heads_table(P)
 
 # %% [markdown]
-# ## Adaptation (the seed's Table 1)
-# Test accuracy in % (mean over the last epochs) and trainable parameters, beside the seed's.
+# ## Adaptation (the paper's Table 1)
+# Test accuracy in % (mean over the last epochs) and trainable parameters, beside the paper's.
 
 # %%
 adapted = [run_adapt(adapt_params(P, t, mode, params["adapt_seed"], teacher_run=r.name))
@@ -67,7 +67,7 @@ check_ci("08_kd_teachers", prefixed({r.name: r.read("final.json") for r in [*tea
 
 # %% [markdown]
 # ## What to conclude
-# One pre-training per teacher: the attention distances are those of these two models. The seed's
+# One pre-training per teacher: the attention distances are those of these two models. The paper's
 # claim for Table 1 is that Partial-1 of the masked-image teacher nearly matches full fine-tuning
 # at a fraction of the trainable parameters, while its linear probe lags far behind; the chapter
 # (`book/kd.md`) judges it over adaptation seeds.

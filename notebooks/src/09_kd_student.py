@@ -1,21 +1,21 @@
 # %% [markdown]
-# # Experiment: a student distilled from a contrastive and a masked-image teacher (seed 002)
+# # Experiment: the multi-teacher distillation paper's student, distilled from a contrastive and a masked-image teacher
 #
 # **Protocol.** Train the ViT-Tiny-like student on the labelled task: alone (`teachers="none"`),
-# from one teacher (`"dino"`, `"mae"`) or from both (`"both"`, the default). The seed's method
+# from one teacher (`"dino"`, `"mae"`) or from both (`"both"`, the default). The paper's method
 # (the defaults): one stage, the teachers' Partial-1 parts learning the labels with the student,
 # L = CE_S + CE_CL + CE_MIM + L_KD + L_Attn with l1 = 0.5 and l2 = 0 (only the masked-image
 # teacher's attention, from the head Attention Confidence picks, into the student's second head).
-# The seed's KD baseline: `stages="two"` (teachers fine-tuned first, then frozen),
+# The paper's KD baseline: `stages="two"` (teachers fine-tuned first, then frozen),
 # `attention=False`. E.g.
 # `papermill notebooks/09_kd_student.ipynb out.ipynb -p profile cpu -p teachers mae -p stages two -p attention False`
 # (after the teacher runs of `08_kd_teachers` exist; two stages also need their adaptations).
 
 # %%
-from mae_study import reporting
-from mae_study.experiments.kd_student import KD_STUDENT, run_student
-from mae_study.params import notebook_params
-from mae_study.results import result_line
+from mae_study.report import tables as reporting
+from mae_study.chapters.kd.student import KD_STUDENT, run_student
+from mae_study.runs.params import notebook_params
+from mae_study.runs.results import result_line
 
 _before = set(globals())
 
@@ -60,5 +60,5 @@ check_ci("09_kd_student", run.read("final.json"), params["profile"])
 # %% [markdown]
 # ## What to conclude
 # One run says little: the chapter compares the student alone, KD from each teacher and from both
-# over seeds (`10_kd_sweep`, `book/kd.md`), and varies what the seed fixes (l1, l2, the head,
+# over seeds (`10_kd_sweep`, `book/kd.md`), and varies what the paper fixes (l1, l2, the head,
 # one stage or two, the temperature).

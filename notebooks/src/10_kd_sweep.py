@@ -1,15 +1,17 @@
 # %% [markdown]
-# # Sweep: every run behind the multi-teacher distillation chapter (seed 002)
+# # Sweep: every run behind the multi-teacher distillation chapter
 #
 # **Protocol.** Both teachers' pre-training, their attention analysis, every adaptation (full,
-# linear, Partial-1 over seeds), the students of the seed's Table 2 (alone, KD from DINO, from MAE,
-# from both, over seeds) and the ablations the seed does not run, in that order; finished runs are
+# linear, Partial-1 over seeds), the students of the paper's Table 2 (alone, KD from DINO, from MAE,
+# from both, over seeds) and the ablations the paper does not run, in that order; finished runs are
 # skipped and an interrupted one resumes. The same as `python -m mae_study.sweep kd --profile cpu`.
 
 # %%
-from mae_study.experiments import kd_claims, kd_tables
-from mae_study.experiments.kd import KD_SWEEP, plan_frame, run_kd_sweep
-from mae_study.params import notebook_params
+import pandas as pd
+from mae_study.chapters.kd import claims as kd_claims, tables as kd_tables
+from mae_study.chapters.kd.plan import KD_SWEEP, plan_frame
+from mae_study.runs.params import notebook_params
+from mae_study.sweep import run_sweep
 
 _before = set(globals())
 
@@ -21,13 +23,13 @@ params = notebook_params(KD_SWEEP, globals(), _before)
 plan_frame(params["profile"]).groupby(["experiment", "arm"], sort=False).size()
 
 # %%
-status = run_kd_sweep(params["profile"])
+status = pd.DataFrame(run_sweep("kd", params["profile"]))
 status.groupby(["experiment", "status"]).size()
 
 # %% [markdown]
 # ## Summary
-# The student's test accuracy in % per row of the seed's Table 2 (mean and sd over seeds) beside
-# the seed's, and the seed's claims with this profile's verdicts. The chapter (`book/kd.md`) shows
+# The student's test accuracy in % per row of the paper's Table 2 (mean and sd over seeds) beside
+# the paper's, and the paper's claims with this profile's verdicts. The chapter (`book/kd.md`) shows
 # every table and figure.
 
 # %%

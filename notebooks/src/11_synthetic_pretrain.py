@@ -14,11 +14,11 @@
 # (named `resnet_multi_s0`). `python -m mae_study.sweep synthetic --profile cpu` runs the chapter's whole grid.
 
 # %%
-from mae_study import reporting
-from mae_study.experiments import synthetic_tables
-from mae_study.experiments.synthetic_pretrain import SYNTHETIC_PRETRAIN, run_synthetic_pretrain
-from mae_study.params import notebook_params
-from mae_study.results import result_line
+from mae_study.report import tables as reporting
+from mae_study.chapters.synthetic import tables as synthetic_tables
+from mae_study.chapters.synthetic.pretrain import SYNTHETIC_PRETRAIN, run_synthetic_pretrain
+from mae_study.runs.params import notebook_params
+from mae_study.runs.results import result_line
 
 _before = set(globals())
 

@@ -13,10 +13,10 @@
 # missing, they are recomputed from the pre-training run's stored parameters first.
 
 # %%
-from mae_study import reporting
-from mae_study.experiments.synthetic_finetune import SYNTHETIC_FINETUNE, run_synthetic_finetune
-from mae_study.params import notebook_params
-from mae_study.results import result_line
+from mae_study.report import tables as reporting
+from mae_study.chapters.synthetic.finetune import SYNTHETIC_FINETUNE, run_synthetic_finetune
+from mae_study.runs.params import notebook_params
+from mae_study.runs.results import result_line
 
 _before = set(globals())
 

@@ -9,8 +9,10 @@
 # `python -m mae_study.sweep synthetic --profile cpu`.
 
 # %%
-from mae_study.experiments import synthetic, synthetic_claims, synthetic_tables
-from mae_study.params import notebook_params
+import pandas as pd
+from mae_study.chapters.synthetic import plan as synthetic, claims as synthetic_claims, tables as synthetic_tables
+from mae_study.runs.params import notebook_params
+from mae_study.sweep import run_sweep
 
 _before = set(globals())
 
@@ -22,7 +24,7 @@ params = notebook_params(synthetic.SYNTHETIC_SWEEP, globals(), _before)
 synthetic.setting_table(params["profile"])
 
 # %%
-status = synthetic.run_synthetic_sweep(params["profile"])
+status = pd.DataFrame(run_sweep("synthetic", params["profile"]))
 status.groupby(["experiment", "status"]).size()
 
 # %% [markdown]

@@ -22,9 +22,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .colour import hsv_to_rgb
-from .seeding import splitmix_uniform, substream
-from .style import check_style
+from mae_study.data.fractals.colour import hsv_to_rgb
+from mae_study.data.fractals.seeding import splitmix_uniform, substream
+from mae_study.data.fractals.style import check_style
 
 
 @njit(cache=True)

@@ -14,10 +14,10 @@ from typing import Callable
 
 import torch
 
-from ...distributed import is_main_process
-from ...paths import cache_root
-from ...results import save_torch  # atomic: temporary file, fsync, rename
-from ..base import ImageTensorDataset
+from mae_study.data.base import ImageTensorDataset
+from mae_study.paths import cache_root
+from mae_study.runs.results import save_torch  # atomic: temporary file, fsync, rename
+from mae_study.train.distributed import is_main_process
 
 GENERATOR_VERSION = 2  # bump when a generator's output changes for the same config
 

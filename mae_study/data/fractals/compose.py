@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .colour import hsv_to_rgb
+from mae_study.data.fractals.colour import hsv_to_rgb
 
 
 @njit(cache=True)

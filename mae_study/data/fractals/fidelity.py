@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
-from ...paths import REPO_ROOT
-from .background import background_params, render_backgrounds
-from .ifs import jitter_system, num_points, sample_sigma_system
-from .multi_instance import MultiInstanceConfig
-from .seeding import draw_seed, make_rng
-from .single_instance import SingleInstanceConfig
-from .style import STYLES
+from mae_study.data.fractals.background import background_params, render_backgrounds
+from mae_study.data.fractals.ifs import jitter_system, num_points, sample_sigma_system
+from mae_study.data.fractals.multi_instance import MultiInstanceConfig
+from mae_study.data.fractals.seeding import draw_seed, make_rng
+from mae_study.data.fractals.single_instance import SingleInstanceConfig
+from mae_study.data.fractals.style import STYLES
+from mae_study.paths import REPO_ROOT
 
 REFERENCE = REPO_ROOT / "data" / "reference" / "fractal_fidelity.csv"
 MEASURE_SEED = 20261201  # the draws behind every measurement here

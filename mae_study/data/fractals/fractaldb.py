@@ -23,10 +23,11 @@ from functools import lru_cache
 import numpy as np
 from tqdm.auto import tqdm
 
-from ...paths import reference_root
-from .ifs import iterate, num_points, sample_fractaldb_system
-from .render import filling_rates, render_patch
-from .seeding import STREAM_CATEGORY, STREAM_FIGURE, STREAM_SEARCH, draw_seed, make_rng, sample_rng
+from mae_study.data.fractals.ifs import iterate, num_points, sample_fractaldb_system
+from mae_study.data.fractals.render import filling_rates, render_patch
+from mae_study.data.fractals.seeding import (STREAM_CATEGORY, STREAM_FIGURE, STREAM_SEARCH, draw_seed, make_rng,
+                                             sample_rng)
+from mae_study.paths import reference_root
 
 NUM_PATTERNS = 25
 FLIPS = ("none", "vertical", "horizontal", "both")

@@ -25,8 +25,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .seeding import splitmix_uniform, substream
-from .style import check_style
+from mae_study.data.fractals.seeding import splitmix_uniform, substream
+from mae_study.data.fractals.style import check_style
 
 
 # ---- sampling systems -----------------------------------------------------------------------------

@@ -11,16 +11,16 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .. import FRACTALS, check_image_size, check_num_samples, check_seed, is_int
-from ..base import ImageTensorDataset, channel_stats
-from .cache import load_or_build
-from .dataset import OnTheFlyDataset, generate_all
-from .fractaldb import FractalDBConfig, generate_fractaldb, num_published, published_categories
-from .multi_instance import MultiInstanceConfig, build_cache, generate_multi_instance
-from .seeding import SPLIT_CODES, balanced_labels, check_choice
-from .single_instance import SingleInstanceConfig, generate_single_instance, sample_systems
+from mae_study.data.base import ImageTensorDataset, channel_stats
+from mae_study.data.catalog import FRACTALS, check_image_size, check_num_samples, check_seed, is_int
+from mae_study.data.fractals.cache import load_or_build
+from mae_study.data.fractals.dataset import OnTheFlyDataset, generate_all
+from mae_study.data.fractals.fractaldb import FractalDBConfig, generate_fractaldb, num_published, published_categories
+from mae_study.data.fractals.multi_instance import MultiInstanceConfig, build_cache, generate_multi_instance
+from mae_study.data.fractals.seeding import SPLIT_CODES, balanced_labels, check_choice
+from mae_study.data.fractals.single_instance import SingleInstanceConfig, generate_single_instance, sample_systems
 
-NAMES = FRACTALS  # defined once, in the data package (which must not import this module)
+NAMES = FRACTALS  # defined once, in the data catalogue
 FRACTAL_SPLITS = ("train", "test")
 DEFAULT_NUM_CLASSES = 100
 DEFAULT_NUM_SAMPLES = {"train": 10_000, "test": 2_000}

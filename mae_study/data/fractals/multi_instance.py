@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .background import background_params, render_backgrounds
-from .colour import colours_from_uniforms
-from .compose import compose_multi
-from .seeding import STREAM_CACHE, draw_seed, sample_rng
-from .single_instance import SingleInstanceConfig, draw_fractals, render_gray
+from mae_study.data.fractals.background import background_params, render_backgrounds
+from mae_study.data.fractals.colour import colours_from_uniforms
+from mae_study.data.fractals.compose import compose_multi
+from mae_study.data.fractals.seeding import STREAM_CACHE, draw_seed, sample_rng
+from mae_study.data.fractals.single_instance import SingleInstanceConfig, draw_fractals, render_gray
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .seeding import splitmix_next, substream
-from .style import check_style
+from mae_study.data.fractals.seeding import splitmix_next, substream
+from mae_study.data.fractals.style import check_style
 
 
 @njit(cache=True)

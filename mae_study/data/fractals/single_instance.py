@@ -24,13 +24,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .background import background_params, render_backgrounds
-from .colour import colours_from_uniforms
-from .compose import compose_single
-from .ifs import fixed_point, iterate, jitter_system, num_points, sample_sigma_system
-from .render import render_counts
-from .seeding import STREAM_SYSTEMS, draw_seed, make_rng, sample_rng
-from .style import check_style
+from mae_study.data.fractals.background import background_params, render_backgrounds
+from mae_study.data.fractals.colour import colours_from_uniforms
+from mae_study.data.fractals.compose import compose_single
+from mae_study.data.fractals.ifs import fixed_point, iterate, jitter_system, num_points, sample_sigma_system
+from mae_study.data.fractals.render import render_counts
+from mae_study.data.fractals.seeding import STREAM_SYSTEMS, draw_seed, make_rng, sample_rng
+from mae_study.data.fractals.style import check_style
 
 
 @dataclass(frozen=True)

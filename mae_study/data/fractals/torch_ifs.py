@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .ifs import pack_systems
-from .style import check_style
+from mae_study.data.fractals.ifs import pack_systems
+from mae_study.data.fractals.style import check_style
 
 
 def iterate_torch(systems: list[np.ndarray], num_points: int, starts: np.ndarray | None = None,

@@ -1,0 +1,1 @@
+"""The synthetic pre-training chapter (book/synthetic.md, notebooks 11 to 13): Umekawa, Kagamikawa and Maeda's fractal pre-training (FractalDB after Kataoka et al.; Single- and Multi-Instance after Anderson & Farrell)."""

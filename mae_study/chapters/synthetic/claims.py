@@ -1,0 +1,104 @@
+"""The claims of Umekawa, Kagamikawa and Maeda, "Training Transformers with artificially generated
+images", and the two open questions of its Section 5, judged on the study's runs by the shared
+rule of `mae_study.report.claims`.
+
+`claims_from` is a pure function of the fine-tuning table (`synthetic_tables.finetune_table`), so it
+is tested on made-up tables; `claims` applies it to the runs of one profile. Each trial is one
+pre-training run (its accuracy on a task: the mean over its fine-tunings) or one model trained from
+scratch. The paper states every ordering "on CIFAR-10 and on CIFAR-100": here each ordering must
+hold on every downstream task the profile ran (every difference counts, ``need="all"``).
+Differences are in percentage points of test accuracy.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mae_study.chapters.synthetic.tables import MODEL_LABELS, SET_LABELS, accuracy_per_trial, finetune_table
+from mae_study.report.claims import Claim, claims_frame, difference
+
+COLUMNS = {"claim": "claim", "verdict": "verdict", "paper": "paper", "measured": "evidence"}
+"""The columns of the chapter's claims table (`Claim` field -> title)."""
+
+SINGLE, MULTI, FDB = "fractal_single", "fractal_multi", "fractaldb"
+BEST = {"resnet": MULTI, "deit": SINGLE}  # the paper's best synthetic set per model
+
+
+def claims_from(evals: pd.DataFrame) -> pd.DataFrame:
+    """The paper's claims and open questions, one row each (`COLUMNS`), judged on a fine-tuning
+    table shaped like `finetune_table`. A comparison whose arms did not run is left out of its
+    claim; a claim with none left is "inconclusive" ("not run")."""
+    trials = accuracy_per_trial(evals)
+    tasks = sorted(trials["downstream"].unique())
+
+    def acc(model: str, pretrain_set: str, task: str, variant: str = "main") -> np.ndarray:
+        rows = trials[(trials["model"] == model) & (trials["pretrain_set"] == pretrain_set)
+                      & (trials["downstream"] == task) & (trials["variant"] == variant)]
+        return rows["accuracy"].to_numpy()
+
+    def judged(claim, paper, comparisons, need="all"):
+        """``comparisons``: (label, higher trials, lower trials); those with an empty side are dropped."""
+        ran = [(label, difference(higher=h, lower=lo)) for label, h, lo in comparisons if len(h) and len(lo)]
+        measured = "; ".join(f"{label}: {d.format(1)}" for label, d in ran) or "not run at this profile"
+        return Claim.judged(claim, paper, measured, [d for _, d in ran], need=need)
+
+    rows = []
+    for model in ("resnet", "deit"):
+        rows.append(judged(
+            f"{MODEL_LABELS[model]} pre-trained on Single-Instance and on Multi-Instance beats FractalDB on every task",
+            "Figure 2, Section 3: higher accuracy than FractalDB on CIFAR-10 and CIFAR-100, for ResNet50 and DeiT",
+            [(f"{SET_LABELS[s]} - FractalDB, {t}", acc(model, s, t), acc(model, FDB, t))
+             for s in (SINGLE, MULTI) for t in tasks]))
+    for model, best in BEST.items():
+        rows.append(judged(
+            f"the best synthetic set for {MODEL_LABELS[model]} is {SET_LABELS[best]}",
+            f"Section 3: most effective for {'ResNet50' if model == 'resnet' else 'DeiT'}: {SET_LABELS[best]}, "
+            "the same on CIFAR-10 and CIFAR-100",
+            [(f"{SET_LABELS[best]} - {SET_LABELS[s]}, {t}", acc(model, best, t), acc(model, s, t))
+             for s in (SINGLE, MULTI, FDB) if s != best for t in tasks]))
+    rows.append(judged(
+        "pre-trained on a synthetic set, DeiT is less accurate than the ResNet",
+        "Section 4: with synthetic pre-training DeiT's accuracy was below ResNet50's",
+        [(f"ResNet - DeiT, {SET_LABELS[s]}, {t}", acc("resnet", s, t), acc("deit", s, t))
+         for s in (FDB, SINGLE, MULTI) for t in tasks]))
+    natural = sorted(set(trials["pretrain_set"]) - {FDB, SINGLE, MULTI, "scratch"})
+    if natural:
+        rows.append(judged(
+            "pre-trained on the natural set, DeiT is more accurate than the ResNet",
+            "Section 4: pre-trained on ImageNet2012, DeiT's accuracy was above ResNet50's",
+            [(f"DeiT - ResNet, {SET_LABELS.get(s, s)}, {t}", acc("deit", s, t), acc("resnet", s, t))
+             for s in natural for t in tasks]))
+    recipe_sets = sorted(set(trials.loc[trials["variant"] == "deit_recipe", "pretrain_set"]))
+    rows.append(judged(
+        "(a) pre-trained with its own recipe (Touvron et al.) instead of Anderson & Farrell's, DeiT does better",
+        "Sections 4-5: Anderson & Farrell's conditions, made for ResNet50, may not suit DeiT on fractals; "
+        "to be tested with Touvron's code (open question, no result)",
+        [(f"DeiT's recipe - A&F's, {SET_LABELS[s]}, {t}", acc("deit", s, t, "deit_recipe"), acc("deit", s, t))
+         for s in recipe_sets for t in tasks]))
+    rows.append(patch_claim(trials, tasks, acc))
+    return claims_frame(rows, COLUMNS)
+
+
+def patch_claim(trials: pd.DataFrame, tasks: list[str], acc) -> Claim:
+    """(b): with patches twice as large, Multi-Instance pre-training helps DeiT more. The larger patch
+    is also another model (fewer tokens), so the claimed difference is of the gains over each
+    model's own scratch baseline: (MI - scratch) with large patches minus (MI - scratch) as usual."""
+    diffs, parts = [], []
+    for t in tasks:
+        large = difference(higher=acc("deit", MULTI, t, "large_patch"), lower=acc("deit", "scratch", t, "large_patch"))
+        usual = difference(higher=acc("deit", MULTI, t), lower=acc("deit", "scratch", t))
+        if np.isnan(large.value) or np.isnan(usual.value):
+            continue
+        diffs.append(large - usual)
+        parts.append(f"{t}: gain over scratch {large.format(1)} with large patches, {usual.format(1)} as usual, "
+                     f"difference {diffs[-1].format(1)}")
+    return Claim.judged(
+        "(b) with patches twice as large, pre-training DeiT on Multi-Instance gains more over scratch",
+        "Sections 4-5: splitting a Multi-Instance image (several labels) into patches may make it hard for DeiT; "
+        "to be tested with DeiT small_patch32 (open question, no result)",
+        "; ".join(parts) or "not run at this profile", diffs)
+
+
+def claims(profile: str) -> pd.DataFrame:
+    """Each claim of the paper with this profile's verdict and the numbers behind it."""
+    return claims_from(finetune_table(profile))

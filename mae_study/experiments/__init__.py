@@ -1,1 +1,0 @@
-"""Experiments: each turns a dict of resolved parameters into a finished run folder."""

@@ -1,0 +1,62 @@
+"""Helpers for the book's pages: which profile's results a build shows, which others exist, the
+papers' numbers, and Markdown that renders nothing when it is empty.
+
+The pages hold prose and calls; what they show is computed by the package's chapter modules.
+"""
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+from IPython.display import Markdown
+
+from mae_study.paths import reference_root
+from mae_study.runs.params import PROFILES, check_profile
+from mae_study.runs.results import find_runs
+
+
+def book_profile() -> str:
+    """The profile whose results the book renders: ``MAE_STUDY_BOOK_PROFILE``, default ``cpu``."""
+    return check_profile(os.environ.get("MAE_STUDY_BOOK_PROFILE", "cpu"))
+
+
+def profiles_with_results(experiment: str) -> list[str]:
+    """Profiles (in the order ci, cpu, gpu, paper) that have finished runs of ``experiment``."""
+    return [p for p in PROFILES if find_runs(experiment, p)]
+
+
+def other_profiles(experiment: str, shown: str) -> list[str]:
+    """The profiles besides ``shown`` (and ``ci``, whose numbers mean nothing) with finished runs
+    of ``experiment``: what a page can point its reader to."""
+    return [p for p in profiles_with_results(experiment) if p not in (shown, "ci")]
+
+
+def require_runs(experiment: str, profile: str) -> None:
+    """A clear error (which fails the build) when a page's results are missing."""
+    if not find_runs(experiment, profile):
+        raise FileNotFoundError(
+            f"no finished runs of {experiment!r} at profile {profile!r} under data/results/{profile}/; "
+            f"run `make run-notebooks PROFILE={profile}` (or `make book`) first")
+
+
+def reference(name: str) -> pd.DataFrame:
+    """A published table from ``data/reference/<name>.csv``."""
+    return pd.read_csv(reference_root() / f"{name}.csv")
+
+
+def markdown(text: str | None) -> Markdown | None:
+    """``text`` as Markdown for a page; None (the cell shows nothing) when there is no text."""
+    return Markdown(text) if text else None
+
+
+def results_header(profile: str, runs: dict[str, int] | None = None, others_of: str | None = None) -> Markdown:
+    """The line under a page's title: the profile whose results it shows, how many runs of each kind
+    (``runs``: e.g. ``{"pre-training runs": 18, "fine-tuning runs": 21}``) and, with ``others_of``
+    (an experiment), the other profiles that have results of it."""
+    text = f"Results shown: profile `{profile}`"
+    if runs:
+        text += ", " + " and ".join(f"{n} {what}" for what, n in runs.items())
+    text += "."
+    if others_of is not None:
+        text += f" Other profiles with results: {', '.join(f'`{p}`' for p in other_profiles(others_of, profile)) or 'none'}."
+    return Markdown(f"*{text}*")

@@ -1,0 +1,68 @@
+"""Generic tables and curves for notebooks and book pages, drawn only from run files: a run's
+parameters, training curves, spread over trials, what a set of runs was and where it ran.
+
+The MAE teaching figures are in `mae_study.chapters.mae.figures`; the book's plot style in `mae_study.report.style`.
+"""
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from mae_study.report.style import book_style
+
+
+def show_params(params: dict) -> pd.DataFrame:
+    """The resolved parameters as a two-column table (the notebook's record of what it ran)."""
+    return pd.DataFrame({"parameter": list(params), "value": [json.dumps(v) if isinstance(v, (list, tuple))
+                                                               else v for v in params.values()]})
+
+
+@book_style()
+def plot_loss_curves(history: pd.DataFrame, y: str = "train_loss", hue: str = "run", ax=None, **kw):
+    """Training curves of one or many runs (``history`` from `load_histories`)."""
+    ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+    sns.lineplot(data=history, x="epoch", y=y, hue=hue if hue in history else None, marker="o", ax=ax, **kw)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(y.replace("_", " "))
+    return ax
+
+
+def mean_spread(df: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
+    """Mean, standard deviation, min, max and count of ``value`` per group."""
+    groups = df.groupby(by)[value]
+    return groups.agg(mean="mean", std="std", min="min", max="max", n="count").reset_index()
+
+
+def pretrain_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per pre-training run (``runs`` from `load_runs`): its model size, data, final mask
+    ratio, final loss and wall time, under readable column names."""
+    columns = {"run": "run", "config.model.embed_dim": "width", "config.model.depth": "encoder depth",
+               "config.model.decoder_depth": "decoder depth", "config.data.num_images": "images",
+               "config.train.num_epochs": "epochs", "final.final_mask_ratio": "mask ratio",
+               "final.final_loss": "final loss (masked MSE)", "final.wall_time_s": "wall time (s)"}
+    return runs[list(columns)].rename(columns=columns)
+
+
+def provenance_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Where and how the runs of a table were produced (from `load_runs` columns): one row per
+    distinct machine and code version, with its own number of runs and summed wall time."""
+    cols = [c for c in ("profile", "prov.device", "prov.cpu", "prov.gpu", "prov.git_commit") if c in df]
+    out = df.groupby(cols, dropna=False, sort=False).agg(runs=("run", "size"), wall=("prov.wall_time_s", "sum"))
+    out["total wall time (min)"] = (out.pop("wall") / 60).round(1)
+    return out.reset_index()
+
+
+@book_style()
+def plot_ratio_and_loss(steps: pd.DataFrame):
+    """Per-step mask ratio (top) and loss (bottom) of one run."""
+    fig, (ratio_ax, loss_ax) = plt.subplots(2, 1, figsize=(6.5, 4.2), sharex=True)
+    ratio_ax.step(steps["step"], steps["mask_ratio"], where="post")
+    ratio_ax.set_ylabel("mask ratio")
+    loss_ax.plot(steps["step"], steps["loss"], lw=0.8)
+    loss_ax.set_ylabel("loss")
+    loss_ax.set_xlabel("step")
+    fig.tight_layout()
+    return fig
