@@ -39,7 +39,7 @@ book: $(STAMP)
 	$(MAKE) run-notebooks html PROFILE=cpu
 
 # nbval runs every notebook at the ci profile and compares the cells marked `# NBVAL_CHECK_OUTPUT`
-# with their stored outputs. Those cells print a verdict of `mae_study.ci_check`: the notebook's
+# with their stored outputs. Those cells print a verdict of `mae_study.report.ci_check`: the notebook's
 # results against notebooks/ci_expected/*.json within stated tolerances (exact for counts, 3 test
 # images for accuracies, 2e-3 relative for losses), so the text is the same on any CPU while the
 # results stay within them. The ci results are computed afresh (as on a clean clone) so that stale

@@ -26,10 +26,11 @@ from pathlib import Path
 import torch
 
 from mae_study import MAEClassifier, MaskedAutoencoder, mae_config
-from mae_study.engine import TrainConfig, make_optimizer
-from mae_study.experiments.pretrain import pretrain_defaults
-from mae_study.flops import classifier_forward_flops, train_step_flops
-from mae_study.results import git_commit, hardware, library_versions, write_json
+from mae_study.models.flops import classifier_forward_flops, train_step_flops
+from mae_study.runs.pretrain import pretrain_defaults
+from mae_study.runs.results import git_commit, hardware, library_versions, write_json
+from mae_study.train.config import TrainConfig
+from mae_study.train.optim import make_optimizer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -1,6 +1,6 @@
 """Training-step speed of MAE pre-training: the study's model against the original code's structure.
 
-At seed 000's config (`mae_config("dynmask_stl10")`: 96 px, patch 6, 192-d, depth 12/8, heads
+At Hata, Tadamura and Samura's config (`mae_config("dynmask_stl10")`: 96 px, patch 6, 192-d, depth 12/8, heads
 12/16), batch 50, one training step = forward, backward and AdamW step, images/s of
 
   (a) study      the study's `MaskedAutoencoder` as the engine runs it by default (fp32, eager,

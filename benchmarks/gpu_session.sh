@@ -13,7 +13,8 @@ python3 -c "import torch, timm; print('torch', torch.__version__, 'timm', timm._
 timeout 330 python3 benchmarks/bench_gpu.py --out "$OUT/gpu_bench.json" 2>&1 | tee "$OUT/bench_gpu.log"
 timeout 200 python3 - <<'PY' 2>&1 | tee "$OUT/pilot.log"
 import json, os, shutil
-from mae_study.experiments.pretrain import MAE_PRETRAIN, run_pretrain
+from mae_study.chapters.mae.plan import MAE_PRETRAIN
+from mae_study.runs.pretrain import run_pretrain
 p = MAE_PRETRAIN.resolve("gpu", num_images=10_000, num_epochs=2, amp_dtype="bfloat16", recon_epochs=[])
 run = run_pretrain(p, progress=False)
 for f in ("final.json", "provenance.json", "config.json", "metrics.csv"):

@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from mae_study.ci_check import (ACCURACY_ATOL, FLOAT_RTOL, RECORD_ENV, check_ci, compare, frame_values,
+from mae_study.report.ci_check import (ACCURACY_ATOL, FLOAT_RTOL, RECORD_ENV, check_ci, compare, frame_values,
                                 prefixed, tolerance)
 
 

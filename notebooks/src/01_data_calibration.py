@@ -35,7 +35,7 @@ for task, row in rows.items():
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from mae_study.ci_check import check_ci, prefixed
+from mae_study.report.ci_check import check_ci, prefixed
 check_ci("01_data_calibration", prefixed(rows), params["profile"])
 
 # %% [markdown]

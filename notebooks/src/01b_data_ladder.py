@@ -36,7 +36,7 @@ table.round(2)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from mae_study.ci_check import check_ci, frame_values
+from mae_study.report.ci_check import check_ci, frame_values
 check_ci("01b_data_ladder", frame_values(table, ["task", "rung"]), params["profile"], percent=True)
 
 # %% [markdown]

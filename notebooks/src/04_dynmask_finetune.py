@@ -43,7 +43,7 @@ print(result_line(run.read("final.json")))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from mae_study.ci_check import check_ci
+from mae_study.report.ci_check import check_ci
 check_ci("04_dynmask_finetune", run.read("final.json"), params["profile"])
 
 # %% [markdown]

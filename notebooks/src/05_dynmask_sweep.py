@@ -37,5 +37,5 @@ summary.round(4)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from mae_study.ci_check import check_ci, frame_values
+from mae_study.report.ci_check import check_ci, frame_values
 check_ci("05_dynmask_sweep", frame_values(summary, ["method", "final_mask_ratio"]), params["profile"])

@@ -72,7 +72,7 @@ for r in [run, *evals.values()]:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from mae_study.ci_check import check_ci, prefixed
+from mae_study.report.ci_check import check_ci, prefixed
 check_ci("06_mae_ablation_pretrain", prefixed({r.name: r.read("final.json") for r in [run, *evals.values()]}), params["profile"])
 
 # %% [markdown]

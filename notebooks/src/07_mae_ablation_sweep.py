@@ -43,7 +43,7 @@ summary.round(2)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from mae_study.ci_check import check_ci, frame_values
+from mae_study.report.ci_check import check_ci, frame_values
 check_ci("07_mae_ablation_sweep", frame_values(summary, ["table", "arm"]), params["profile"], percent=True)
 
 # %%

@@ -62,7 +62,7 @@ for run in [*teachers.values(), *adapted]:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from mae_study.ci_check import check_ci, prefixed
+from mae_study.report.ci_check import check_ci, prefixed
 check_ci("08_kd_teachers", prefixed({r.name: r.read("final.json") for r in [*teachers.values(), *adapted]}), params["profile"])
 
 # %% [markdown]

@@ -54,7 +54,7 @@ print(result_line(run.read("final.json")))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from mae_study.ci_check import check_ci
+from mae_study.report.ci_check import check_ci
 check_ci("09_kd_student", run.read("final.json"), params["profile"])
 
 # %% [markdown]

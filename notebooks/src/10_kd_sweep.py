@@ -41,5 +41,5 @@ kd_claims.claims(params["profile"])[["claim", "verdict"]]
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from mae_study.ci_check import check_ci, frame_values
+from mae_study.report.ci_check import check_ci, frame_values
 check_ci("10_kd_sweep", frame_values(summary, ["student"]), params["profile"], percent=True)

@@ -66,7 +66,7 @@ print(result_line(run.read("final.json")))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from mae_study.ci_check import check_ci
+from mae_study.report.ci_check import check_ci
 check_ci("11_synthetic_pretrain", run.read("final.json"), params["profile"])
 
 # %% [markdown]

@@ -44,5 +44,5 @@ figure2.round(2)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from mae_study.ci_check import check_ci, frame_values
+from mae_study.report.ci_check import check_ci, frame_values
 check_ci("13_synthetic_sweep", frame_values(figure2, ["downstream", "model", "pretrain_set"]), params["profile"], percent=True)

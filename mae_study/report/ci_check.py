@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .paths import REPO_ROOT
-from .results import _atomic_write_bytes
+from mae_study.paths import REPO_ROOT
+from mae_study.runs.results import _atomic_write_bytes
 
 EXPECTED_DIR = REPO_ROOT / "notebooks" / "ci_expected"
 RECORD_ENV = "MAE_STUDY_RECORD_CI"
