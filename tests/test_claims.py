@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from mae_study.report.claims import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Claim, Difference, claims_frame,
-                                     combined_se, deterministic_verdict, difference, standard_error,
-                                     standard_error_from_sd, verdict, weakest)
+from mae_study.report.claims import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, UNTESTABLE, Claim, Difference,
+                                     claims_frame, combined_se, deterministic_verdict, difference, rung_failures,
+                                     standard_error, standard_error_from_sd, verdict, weakest, welch_df)
 
 
 def test_standard_error_of_a_mean_over_seeds():
@@ -32,10 +32,14 @@ def test_difference_is_higher_minus_lower():
     assert flipped.value == -d.value and flipped.se == d.se
 
 
-def test_sign_needs_more_than_two_standard_errors():
-    assert Difference(2.1, 1.0).sign == 1
-    assert Difference(-2.1, 1.0).sign == -1
-    assert Difference(2.0, 1.0).sign == 0        # exactly two SE is not enough
+def test_sign_needs_more_than_the_spread_of_student_t():
+    # df = inf: the normal's 1.96 SE
+    assert Difference(2.0, 1.0).sign == 1
+    assert Difference(-2.0, 1.0).sign == -1
+    assert Difference(1.9, 1.0).sign == 0
+    # three seeds a side (df 4): 2.776 SE, not 2
+    assert Difference(2.7, 1.0, 4).sign == 0 and Difference(2.8, 1.0, 4).sign == 1
+    assert Difference(4.2, 1.0, 2).sign == 0 and Difference(4.4, 1.0, 2).sign == 1   # two seeds a side: 4.303
     assert Difference(0.0, 0.0).sign == 0        # an exact tie, even without any spread
     assert Difference(0.5, 0.0).sign == 1        # no spread at all: any difference counts
     assert Difference(100.0, math.nan).sign == 0  # SE undefined: no test
@@ -107,6 +111,43 @@ def test_claim_rows_and_their_table():
     assert list(frame.columns) == ["claim", "ours", "verdict"]
     assert frame["verdict"].tolist() == [REPRODUCED, INCONCLUSIVE]
     assert list(claims_frame([claim]).columns) == ["claim", "paper", "measured", "verdict", "difference", "se",
-                                                   "table", "metric"]
+                                                   "table", "metric", "failed_rungs"]
     with pytest.raises(ValueError, match="not fields of Claim"):
         claims_frame([claim], {"ours": "ours"})
+
+
+def test_difference_of_three_seeds_a_side_uses_welch_degrees_of_freedom():
+    d = difference([1.0, 2.0, 3.0], [0.0, 1.0, 2.0])   # equal variances: Welch df = 4
+    assert d.df == pytest.approx(4.0) and d.spread == pytest.approx(2.7764451 * d.se, rel=1e-6)
+    assert d.value == pytest.approx(1.0) and d.sign == 0     # 1.0 / 0.816 SE: no evidence
+    unequal = difference([1.0, 1.1, 0.9], [0.0, 2.0, -2.0])  # the noisy side dominates: df near 2
+    assert 2.0 <= unequal.df < 2.1
+    assert (d - d).df == pytest.approx(welch_df(d.se, 4, d.se, 4))
+    assert (-d).df == d.df
+
+
+def test_rungs_pass_only_when_scratch_beats_pixels_and_arms_beat_a_baseline():
+    scratch, probe = [0.38, 0.39, 0.40], 0.21
+    assert rung_failures(probe, scratch, {"MAE": [0.53, 0.54, 0.55]}) == []
+    # an arm far above the pixel probe but not above scratch still learned
+    assert rung_failures(probe, scratch, {"static": [0.39, 0.40, 0.38]}) == []
+    low = rung_failures(0.21, [0.17, 0.18, 0.16], {"dynamic": [0.20, 0.25, 0.30]})
+    assert low[0] == "scratch (17.0 %) is not above the pixel probe (21.0 %)"
+    assert low[1].startswith("dynamic (25.0 %) is not above scratch or the pixel probe")
+    assert rung_failures(None, scratch, {}) == ["the pixel probe has not run"]
+    assert rung_failures(probe, scratch, {"x": []}) == ["x has not run"]
+    assert rung_failures(probe, scratch, {}, {"DINO teacher": "first-layer attention uniform", "MAE": None}) == [
+        "DINO teacher: first-layer attention uniform"]
+    # one run of an arm: its spread is unknown, so it cannot show that it learned
+    assert len(rung_failures(probe, scratch, {"one seed": [0.30]})) == 1
+
+
+def test_a_claim_on_a_failed_rung_is_untestable_whatever_its_difference():
+    d = Difference(5.0, 0.1, 4)
+    claim = Claim.judged("A beats B", "paper", "measured", [d], failures=["scratch (17.0 %) is not above ..."])
+    assert claim.verdict == UNTESTABLE and claim.failed_rungs.startswith("scratch")
+    assert Claim.judged("A beats B", "paper", "measured", [d]).verdict == REPRODUCED
+    with pytest.raises(ValueError):
+        Claim("c", "p", "m", UNTESTABLE)
+    with pytest.raises(ValueError):
+        Claim("c", "p", "m", REPRODUCED, failed_rungs="scratch failed")

@@ -80,9 +80,13 @@ def test_unknown_sweep_or_profile():
         run_sweep("dynmask", "laptop")
 
 
-def _claims(loss, acc) -> pd.DataFrame:
-    """The claims judged on made-up tables; loss/acc: {(method, ratio): [values per trial]}."""
+def _claims(loss, acc, scratch=(0.30, 0.31, 0.30), pixel_probe=0.2) -> pd.DataFrame:
+    """The claims judged on made-up tables; loss/acc: {(method, ratio): [values per trial]}; the
+    rungs (scratch runs, the pixel probe) hold unless given otherwise."""
     pre_rows, ft_rows = [], []
+    for s, v in enumerate(scratch):
+        ft_rows.append({"run": f"ft_scratch_{s}", "pretrained": "scratch", "mode": "full", "ft_seed": s,
+                        "accuracy": v, "average_last": 1, "method": "scratch", "final_mask_ratio": float("nan")})
     for (method, r), values in loss.items():
         for s, v in enumerate(values):
             pre_rows.append({"run": f"{method}_{r}_{s}", "method": method, "final_mask_ratio": r, "seed": s,
@@ -91,7 +95,7 @@ def _claims(loss, acc) -> pd.DataFrame:
         for s, v in enumerate(values):
             ft_rows.append({"run": f"ft_{method}_{r}_{s}", "pretrained": f"{method}_{r}_{s}", "mode": "full",
                             "ft_seed": 0, "accuracy": v, "average_last": 1, "method": method, "final_mask_ratio": r})
-    return claims_from(pd.DataFrame(pre_rows), pd.DataFrame(ft_rows))
+    return claims_from(pd.DataFrame(pre_rows), pd.DataFrame(ft_rows), pixel_probe)
 
 
 def test_claims_verdicts_follow_the_numbers():
@@ -111,9 +115,9 @@ def test_claims_verdicts_follow_the_numbers():
 def test_claims_not_reproduced_and_inconclusive():
     loss = {("static", 0.75): [0.30, 0.30], ("dynamic", 0.75): [0.40, 0.41],    # dynamic clearly worse
             ("static", 0.95): [0.60, 0.70], ("dynamic", 0.95): [0.65, 0.62]}    # noise
-    acc = {("static", 0.75): [0.5, 0.7], ("dynamic", 0.75): [0.6, 0.6],
-           ("static", 0.95): [0.5, 0.7], ("dynamic", 0.95): [0.55, 0.65]}
-    v = _claims(loss, acc).set_index("claim")["verdict"]
+    acc = {("static", 0.75): [0.5, 0.6, 0.7], ("dynamic", 0.75): [0.6, 0.6, 0.6],
+           ("static", 0.95): [0.5, 0.6, 0.7], ("dynamic", 0.95): [0.55, 0.6, 0.65]}
+    v = _claims(loss, acc, scratch=(0.10, 0.11, 0.10), pixel_probe=0.05).set_index("claim")["verdict"]
     assert v.iloc[0] == "not reproduced"
     assert v.iloc[3] == "inconclusive"
     assert v.iloc[4] == "inconclusive"        # static's peak mean is higher, but within 2 SE
@@ -125,7 +129,7 @@ def test_higher_peak_claim_is_tested_not_read_off_the_means():
              ("static", 0.95): [0.60, 0.61], ("dynamic", 0.95): [0.60, 0.61]}
     row = _claims(loss, close).set_index("claim").loc["static reaches the higher peak accuracy"]
     assert row["verdict"] == "inconclusive" and "static - dynamic: +0.010" in row["evidence"]
-    lower = {**close, ("dynamic", 0.95): [0.80, 0.81]}                         # dynamic's best clearly higher
+    lower = {**close, ("static", 0.75): [0.70, 0.71], ("dynamic", 0.95): [0.80, 0.81]}  # dynamic's best clearly higher
     row = _claims(loss, lower).set_index("claim").loc["static reaches the higher peak accuracy"]
     assert row["verdict"] == "not reproduced" and "peak dynamic 0.805 at 95 %" in row["evidence"]
 
@@ -161,3 +165,18 @@ def test_lr_schedules_come_from_the_defaults():
     text = dynmask_setting.lr_schedules()
     for profile, d in dynmask.DYNMASK_PRETRAIN.defaults.items():
         assert f"`{profile}`" in text and f"{d['lr']:g}" in text
+
+
+def test_accuracy_claims_are_untestable_when_the_models_did_not_learn():
+    loss = {(m, r): [0.3, 0.31, 0.3] for m in ("static", "dynamic") for r in (0.75, 0.95)}
+    acc = {("static", 0.75): [0.80, 0.81, 0.80], ("dynamic", 0.75): [0.78, 0.77, 0.78],
+           ("static", 0.95): [0.60, 0.61, 0.60], ("dynamic", 0.95): [0.70, 0.71, 0.70]}
+    # scratch below the pixel probe: every accuracy claim untestable, naming that rung; the loss
+    # and compute claims do not rest on it
+    table = _claims(loss, acc, scratch=(0.15, 0.16, 0.17), pixel_probe=0.21).set_index("claim")
+    accuracy = table.iloc[2:5]
+    assert (accuracy["verdict"] == "untestable").all()
+    assert accuracy["untestable because"].str.startswith("scratch (16.0 %) is not above the pixel probe (21.0 %)").all()
+    assert (table.iloc[[0, 1, 5]]["verdict"] != "untestable").all()
+    # the pixel probe not run: untestable too
+    assert (_claims(loss, acc, pixel_probe=None).iloc[2:5]["verdict"] == "untestable").all()

@@ -14,15 +14,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mae_study.chapters.ablations.plan import MODES
+from mae_study.chapters.ablations.plan import MODES, finetune_params
 from mae_study.chapters.ablations.results import (MODE_NAMES, SamplingArm, arm_label, encoder_width, paper_key,
                                                   paper_numbers, results, scratch_paper_numbers)
 from mae_study.chapters.ablations.step_cost_report import step_cost_table
-from mae_study.report.claims import (Claim, Difference, claims_frame, deterministic_verdict, difference,
-                                     standard_error_from_sd)
+from mae_study.report.claims import (Claim, Difference, claims_frame, deterministic_verdict, difference, gated,
+                                     rung_failures, standard_error_from_sd)
+from mae_study.runs.rungs import probe_result
 
 COLUMNS = {"table": "table", "claim": "claim", "metric": "metric", "paper": "paper", "measured": "ours",
-           "verdict": "verdict"}
+           "verdict": "verdict", "failed_rungs": "untestable because"}
+METRIC_MODES = {"fine-tune": ("full",), "linear probe": ("linear",), "both": ("full", "linear")}
+"""The evaluation modes an accuracy claim rests on, by its metric (FLOPs and wall clock: none)."""
 """The columns of the chapter's claims table (`Claim` field -> title)."""
 
 RANDOM_75, BLOCK_75, GRID_75, BLOCK_50 = (SamplingArm("random", 0.75), SamplingArm("block", 0.75),
@@ -180,7 +183,7 @@ def step_cost_claims(cost: pd.DataFrame | None) -> list[Claim]:
         slower, parts = [], []
         for _, row in timed.iterrows():
             sd, rounds = row["wall-clock ratio sd"], row["rounds"]
-            d = Difference(row["wall-clock ratio"] - 1, standard_error_from_sd(sd, rounds))  # with / without, minus 1
+            d = Difference(row["wall-clock ratio"] - 1, standard_error_from_sd(sd, rounds), rounds - 1)  # with / without, minus 1
             slower.append(d)
             parts.append(f"{row['configuration']}: {row['wall-clock ratio']:.2f}x measured vs "
                          f"{row['FLOPs ratio (analytic)']:.2f}x FLOPs" +
@@ -222,21 +225,38 @@ def target_claims(res: pd.DataFrame, width: int) -> list[Claim]:
 
 
 def claims_from(res: pd.DataFrame, cost: pd.DataFrame | None = None, width: int = 96,
-                scratch_paper: tuple[float, float] | None = None) -> pd.DataFrame:
+                scratch_paper: tuple[float, float] | None = None, pixel_probe: float | None = None) -> pd.DataFrame:
     """The paper's claims, one row per claim and metric (`COLUMNS`), judged on a tidy ``res``
     (`ablation_results.results`) and a step-cost table ``cost``; ``width`` is the encoder's
     width (decoder widths are compared as fractions of it), ``scratch_paper`` the paper's ViT-L
-    accuracy from scratch and after MAE (`ablation_results.scratch_paper_numbers`)."""
+    accuracy from scratch and after MAE (`ablation_results.scratch_paper_numbers`), ``pixel_probe``
+    the task's raw-pixel probe (a fraction; None: not run): accuracy claims whose models did not
+    learn are "untestable" (`claim_rungs`)."""
     rows = [claim for mode in MODES for claim in mask_ratio_claims(res, mode, scratch_paper)]
     rows += decoder_depth_claims(res, width) + decoder_width_claims(res, width)
     rows += mask_token_claims(res, width) + step_cost_claims(cost)
     rows += sampling_claims(res, width) + target_claims(res, width)
-    return claims_frame(rows, COLUMNS)
+    return claims_frame([gated(c, claim_rungs(res, c, pixel_probe)) for c in rows], COLUMNS)
+
+
+def claim_rungs(res: pd.DataFrame, claim: Claim, pixel_probe: float | None) -> list[str]:
+    """`rung_failures` of an accuracy claim: the classifier from scratch (fine-tuned) above the
+    pixel probe, and every arm of the claim's table, in each mode the claim rests on, above scratch
+    or the probe by more than its spread. None for a claim about FLOPs or wall-clock time."""
+    modes = METRIC_MODES.get(claim.metric, ())
+    if not modes:
+        return []
+    arms = {f"{claim.table.replace('_', ' ')} {arm_label(claim.table, value)}, {MODE_NAMES[mode]}":
+            accuracies(res, claim.table, value, mode) / 100
+            for mode in modes for value in arms_with_results(res, claim.table, mode)}
+    return rung_failures(pixel_probe, accuracies(res, "scratch", None, "full") / 100, arms)
 
 
 def claims(profile: str) -> pd.DataFrame:
     """The paper's ablation claims, each with this profile's verdict and the numbers behind it."""
-    return claims_from(results(profile), step_cost_table(profile), encoder_width(profile), scratch_paper_numbers())
+    probe = probe_result(finetune_params(profile, "scratch", "full"))
+    return claims_from(results(profile), step_cost_table(profile), encoder_width(profile), scratch_paper_numbers(),
+                       probe["accuracy"] if probe else None)
 
 
 def table_claims(claims_frame: pd.DataFrame, table: str) -> pd.DataFrame:

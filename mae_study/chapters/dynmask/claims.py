@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mae_study.chapters.dynmask.plan import DYNMASK_FINETUNE
 from mae_study.chapters.dynmask.tables import accuracy_per_encoder, finetune_table, pretrain_table
-from mae_study.report.claims import Claim, claims_frame, deterministic_verdict, difference
+from mae_study.report.claims import Claim, claims_frame, deterministic_verdict, difference, rung_failures
+from mae_study.runs.rungs import probe_result
 
-COLUMNS = {"claim": "claim", "verdict": "verdict", "measured": "evidence"}
+COLUMNS = {"claim": "claim", "verdict": "verdict", "measured": "evidence", "failed_rungs": "untestable because"}
 """The columns of the chapter's claims table (`Claim` field -> title)."""
 
 
@@ -44,15 +46,20 @@ def loss_claims(pre: pd.DataFrame) -> list[Claim]:
     ]
 
 
-def accuracy_claims(pre: pd.DataFrame, evals: pd.DataFrame) -> list[Claim]:
+def accuracy_claims(pre: pd.DataFrame, evals: pd.DataFrame, pixel_probe: float | None) -> list[Claim]:
     """Figure 3 and the conclusion: static peaks at 75 %; dynamic above static from 85 %; static
-    has the higher peak."""
+    has the higher peak. Each is "untestable" when a rung it stands on failed (`rung_failures`:
+    scratch above ``pixel_probe``, every condition it compares above scratch or the probe)."""
     ratios = sorted(pre["final_mask_ratio"].unique())
     per_encoder = accuracy_per_encoder(evals)
+    scratch = evals.loc[evals["method"] == "scratch", "accuracy"].tolist()
 
     def acc(method, ratio):
         rows = per_encoder[(per_encoder["method"] == method) & (per_encoder["final_mask_ratio"] == ratio)]
         return rows["accuracy"]
+
+    def rungs(*conditions):
+        return rung_failures(pixel_probe, scratch, {f"{m} {_pct(r)}": acc(m, r) for m, r in conditions})
 
     means = {r: acc("static", r).mean() for r in ratios}
     best = max(means, key=means.get)
@@ -68,15 +75,17 @@ def accuracy_claims(pre: pd.DataFrame, evals: pd.DataFrame) -> list[Claim]:
         Claim.judged("static accuracy peaks at a 75 % ratio and falls as the ratio rises",
                      "Figure 3: static peaks at 75 % and falls above it",
                      "; ".join(f"{_pct(r)}: {m:.3f}" for r, m in means.items()) + f"; best {_pct(best)}" +
-                     ("" if lower_ratios_run else " (only ratios ≥ 75 % run)"), peak),
+                     ("" if lower_ratios_run else " (only ratios ≥ 75 % run)"), peak,
+                     failures=rungs(*[("static", r) for r in ratios])),
         Claim.judged("dynamic accuracy is above static from 85 % on",
                      "Figure 3: dynamic above static from 85 %, clearly so above it",
                      "; ".join(f"{_pct(r)}: {d.format(3)}" for r, d in dynamic_above.items()),
-                     list(dynamic_above.values())),
+                     list(dynamic_above.values()), failures=rungs(*[(m, r) for r in high for m in ("static", "dynamic")])),
         Claim.judged("static reaches the higher peak accuracy", "Section 5: the peak is higher with static",
                      f"peak static {acc('static', best_static).mean():.3f} at {_pct(best_static)}, "
                      f"peak dynamic {acc('dynamic', best_dynamic).mean():.3f} at {_pct(best_dynamic)}; "
-                     f"static - dynamic: {static_peak_higher.format(3)}", [static_peak_higher]),
+                     f"static - dynamic: {static_peak_higher.format(3)}", [static_peak_higher],
+                     failures=rungs(("static", best_static), ("dynamic", best_dynamic))),
     ]
 
 
@@ -90,18 +99,20 @@ def cost_claim(pre: pd.DataFrame) -> Claim:
                  deterministic_verdict(encoder.is_monotonic_decreasing))
 
 
-def claims_from(pre: pd.DataFrame, evals: pd.DataFrame) -> pd.DataFrame:
+def claims_from(pre: pd.DataFrame, evals: pd.DataFrame, pixel_probe: float | None = None) -> pd.DataFrame:
     """The paper's claims, one row each (`COLUMNS`), judged on a pre-training table and a
-    fine-tuning table shaped like `pretrain_table` and `finetune_table`. A difference counts when
-    it exceeds two standard errors of the difference of trial means (`mae_study.report.claims`); with
-    2-3 trials a side that is weak, hence many "inconclusive"."""
+    fine-tuning table shaped like `pretrain_table` and `finetune_table`, and the task's pixel
+    probe (a fraction; None: not run). A difference counts when it lies outside its Student's t
+    interval (`mae_study.report.claims`); with 2-3 trials a side that is weak, hence many
+    "inconclusive". The accuracy claims are "untestable" where the models did not learn."""
     rows = loss_claims(pre)
     if not evals.empty and (evals["method"] == "static").any():
-        rows += accuracy_claims(pre, evals)
+        rows += accuracy_claims(pre, evals, pixel_probe)
     rows.append(cost_claim(pre))
     return claims_frame(rows, COLUMNS)
 
 
 def claims(profile: str) -> pd.DataFrame:
     """Each claim of the paper with this profile's verdict and the numbers behind it."""
-    return claims_from(pretrain_table(profile), finetune_table(profile))
+    probe = probe_result(DYNMASK_FINETUNE.resolve(profile))
+    return claims_from(pretrain_table(profile), finetune_table(profile), probe["accuracy"] if probe else None)

@@ -1,6 +1,6 @@
-"""The claims of the multi-teacher distillation seed (002), judged on the study's runs by the shared
-rule of `mae_study.report.claims`: a difference counts when it is further than two standard errors from
-zero.
+"""The claims of the multi-teacher distillation paper, judged on the study's runs by the shared
+rule of `mae_study.report.claims`: a difference counts when it lies outside its Student's t interval
+around zero.
 
 `claims_from` is a pure function of three tables (`kd_tables.adapt_table`, `kd_tables.distance_table`,
 `kd_tables.student_table`), so it is tested on made-up tables; `claims` applies it to one profile.
@@ -32,7 +32,8 @@ def gap_closed(partial, full, linear) -> Difference:
     partial, full, linear = (np.asarray(x, float) for x in (partial, full, linear))
     value = partial.mean() - (full.mean() + linear.mean()) / 2
     return Difference(float(value), combined_se(standard_error(partial), standard_error(full) / 2,
-                                                standard_error(linear) / 2))
+                                                standard_error(linear) / 2),
+                      min(len(partial), len(full), len(linear)) - 1)  # the fewest runs' df: conservative
 
 
 def adaptation_claims(adapt: pd.DataFrame) -> list[Claim]:
