@@ -185,9 +185,11 @@ def test_the_plan_runs_each_run_once_after_what_it_needs():
     assert arms["DINO + MAE"] == 3 and arms["no attention KD"] == 2
 
 
-def _adapt_rows(partial, full, linear):
+def _adapt_rows(partial, full, linear, dino_full=(78, 79, 78.5)):
+    """Table 1's MAE teacher rows, and the DINO teacher fine-tuned (the attention claim's health check)."""
     rows = [{"teacher": "mae", "mode": m, "accuracy": a} for m, accs in
             (("partial-1", partial), ("full", full), ("linear", linear)) for a in accs]
+    rows += [{"teacher": "dino", "mode": "full", "accuracy": a} for a in dino_full]
     return pd.DataFrame(rows)
 
 
@@ -198,13 +200,21 @@ def test_claims_follow_the_numbers():
                              for t in ("dino", "mae") for layer in range(4) for i in range(5) for h in range(2)])
     students = pd.DataFrame([{"arm": arm, "accuracy": base + 0.1 * s} for arm, base in
                              (("alone", 70), ("DINO", 72), ("MAE", 72), ("DINO + MAE", 74)) for s in range(3)])
-    verdicts = kd_claims.claims_from(adapt, distance, students)["verdict"].tolist()
+    verdicts = kd_claims.claims_from(adapt, distance, students, pixel_probe=0.2)["verdict"].tolist()
     assert verdicts == ["reproduced"] * 5
     reversed_ = kd_claims.claims_from(_adapt_rows([54, 55, 54.5], [81, 82, 81.5], [54, 55, 54.5]),
                                       distance.assign(teacher=distance["teacher"].map({"dino": "mae", "mae": "dino"})),
-                                      students.assign(accuracy=-students["accuracy"]))
+                                      students.assign(accuracy=144 - students["accuracy"]), pixel_probe=0.2)
     assert reversed_["verdict"].tolist() == ["inconclusive", "not reproduced", "not reproduced", "not reproduced",
                                             "not reproduced"]
+    # the same numbers over a task whose pixel probe (75 %) beats the student alone: no verdict at all
+    collapsed = kd_claims.claims_from(_adapt_rows([79, 80, 79.5], [81, 82, 81.5], [54, 55, 54.5],
+                                                  dino_full=[10.0, 10.5, 11.0]), distance, students, pixel_probe=0.2)
+    row = collapsed[collapsed["claim"].str.contains("attends more globally")].iloc[0]   # a DINO teacher at chance
+    assert row["verdict"] == "untestable" and row["untestable because"].startswith("DINO teacher fine-tuned (10.5 %)")
+    failed = kd_claims.claims_from(adapt, distance, students, pixel_probe=0.75)
+    assert set(failed["verdict"]) == {"untestable"}
+    assert failed["untestable because"].str.startswith("scratch (70.1 %) is not above the pixel probe (75.0 %)").all()
     paper = kd_tables.reference("kd_table2_imagenet")
     table2 = kd_tables.table2_from(students, paper)
     assert table2["paper"].tolist() == [72.2, 73.1, 73.1, 74.4] and table2["seeds"].tolist() == [3, 3, 3, 3]

@@ -181,6 +181,9 @@ def _trials(effects: dict, seeds=(0, 1, 2), noise=0.2) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+PROBES = {"builtin": 0.20, "digits": 0.30}  # the tasks' pixel probes: below every made-up scratch (35-45 %)
+
+
 def test_claims_follow_a_made_up_table():
     as_the_paper = {("resnet", "fractaldb", "main"): 60, ("resnet", "fractal_single", "main"): 65,
                     ("resnet", "fractal_multi", "main"): 70, ("deit", "fractaldb", "main"): 50,
@@ -188,16 +191,27 @@ def test_claims_follow_a_made_up_table():
                     ("deit", "fractal_multi", "deit_recipe"): 62, ("deit", "fractal_multi", "large_patch"): 52,
                     ("deit", "scratch", "main"): 40, ("deit", "scratch", "large_patch"): 35,
                     ("resnet", "scratch", "main"): 45}
-    verdicts = claims_from(_trials(as_the_paper))["verdict"].tolist()
+    verdicts = claims_from(_trials(as_the_paper), PROBES)["verdict"].tolist()
     assert verdicts == ["reproduced"] * 7  # the six (b): gain 17 with large patches vs 15
     against = {**as_the_paper, ("deit", "fractal_single", "main"): 45}  # DeiT: Single-Instance below FractalDB
-    table = claims_from(_trials(against)).set_index("claim")["verdict"]
+    table = claims_from(_trials(against), PROBES).set_index("claim")["verdict"]
     assert table.filter(like="DeiT pre-trained on Single").item() == "not reproduced"
     assert table.filter(like="best synthetic set for DeiT").item() == "not reproduced"
-    one_seed = claims_from(_trials(as_the_paper, seeds=(0,)))
-    assert set(one_seed["verdict"]) == {"inconclusive"}  # one trial a side: no test
-    missing = claims_from(_trials({k: v for k, v in as_the_paper.items() if k[2] == "main"}))
+    one_seed = claims_from(_trials(as_the_paper, seeds=(0,)), PROBES)
+    assert set(one_seed["verdict"]) == {"untestable"}  # one trial an arm: it cannot show that it learned
+    missing = claims_from(_trials({k: v for k, v in as_the_paper.items() if k[2] == "main"}), PROBES)
     assert missing.iloc[-2:]["evidence"].tolist() == ["not run at this profile"] * 2
+    assert missing.iloc[-2:]["verdict"].tolist() == ["inconclusive"] * 2
+
+
+def test_synthetic_claims_are_untestable_where_scratch_is_below_the_pixel_probe():
+    effects = {("resnet", "fractaldb", "main"): 60, ("resnet", "fractal_single", "main"): 65,
+               ("resnet", "fractal_multi", "main"): 70, ("resnet", "scratch", "main"): 45}
+    table = claims_from(_trials(effects), {"builtin": 0.50, "digits": 0.30}).set_index("claim")
+    row = table.filter(like="ResNet pre-trained on Single", axis=0).iloc[0]
+    assert row["verdict"] == "untestable"
+    assert row["untestable because"].startswith("ResNet, builtin: scratch (45.")
+    assert "is not above the pixel probe (50.0 %)" in row["untestable because"]
 
 
 def test_missing_pretrained_weights_are_recomputed_with_a_line_saying_so(results_dir, capsys):

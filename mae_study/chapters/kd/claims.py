@@ -15,10 +15,14 @@ import math
 import numpy as np
 import pandas as pd
 
+from mae_study.chapters.kd.student import KD_STUDENT
 from mae_study.chapters.kd.tables import adapt_table, distance_table, per_image_from, student_table
-from mae_study.report.claims import Claim, Difference, claims_frame, combined_se, difference, standard_error
+from mae_study.report.claims import (Claim, Difference, claims_frame, combined_se, difference, gated, rung_failures,
+                                     standard_error)
+from mae_study.runs.rungs import probe_result
 
-COLUMNS = {"claim": "claim", "paper": "paper", "verdict": "verdict", "measured": "evidence"}
+COLUMNS = {"claim": "claim", "paper": "paper", "verdict": "verdict", "measured": "evidence",
+           "failed_rungs": "untestable because"}
 """The columns of the chapter's claims table (`Claim` field -> title)."""
 
 
@@ -89,19 +93,34 @@ def student_claims(students: pd.DataFrame) -> list[Claim]:
     ]
 
 
-def claims_from(adapt: pd.DataFrame, distance: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
+def claims_from(adapt: pd.DataFrame, distance: pd.DataFrame, students: pd.DataFrame,
+                pixel_probe: float | None = None) -> pd.DataFrame:
     """The paper's claims, one row each (`COLUMNS`), from tables shaped like `adapt_table`,
-    `distance_table` and `student_table`; a table that is empty leaves its claims out."""
+    `distance_table` and `student_table` and the task's pixel probe (a fraction; None: not run);
+    a table that is empty leaves its claims out. Each claim is "untestable" where a rung it
+    stands on failed (`rung_failures`, the student alone as scratch): Table 1's adapted teachers,
+    Figure 1's teachers (fine-tuned, as the teachers' own health check) and Table 2's students."""
+    alone = (students.loc[students["arm"] == "alone", "accuracy"] / 100).tolist() if len(students) else []
+
+    def rungs(arms: dict) -> list[str]:
+        return rung_failures(pixel_probe, alone, {k: np.asarray(v, float) / 100 for k, v in arms.items()})
+
     rows = []
     if not adapt.empty:
-        rows += adaptation_claims(adapt)
+        adapted = {f"MAE teacher, {m}": _acc(adapt, "mae", m) for m in ("partial-1", "full", "linear")}
+        rows += [gated(c, rungs(adapted)) for c in adaptation_claims(adapt)]
     if not distance.empty:
-        rows.append(attention_claim(distance))
+        teachers = {f"{t.upper()} teacher fine-tuned": _acc(adapt, t, "full") if not adapt.empty else []
+                    for t in ("dino", "mae")}
+        rows.append(gated(attention_claim(distance), rungs(teachers)))
     if not students.empty:
-        rows += student_claims(students)
+        distilled = {f"KD from {a}": students.loc[students["arm"] == a, "accuracy"] for a in ("DINO", "MAE", "DINO + MAE")}
+        rows += [gated(c, rungs(distilled)) for c in student_claims(students)]
     return claims_frame(rows, COLUMNS)
 
 
 def claims(profile: str) -> pd.DataFrame:
     """Each claim of the paper with this profile's verdict and the numbers behind it."""
-    return claims_from(adapt_table(profile), distance_table(profile), student_table(profile))
+    probe = probe_result(KD_STUDENT.resolve(profile))
+    return claims_from(adapt_table(profile), distance_table(profile), student_table(profile),
+                       probe["accuracy"] if probe else None)
