@@ -48,6 +48,14 @@ class StageSchedule:
         return ratio
 
 
+def _check_ramp(start: float, end: float, num_epochs: float) -> None:
+    """A ramp from ``start`` to ``end`` (mask ratios) over ``num_epochs`` > 0."""
+    check_mask_ratio(start, "start")
+    check_mask_ratio(end, "end")
+    if not num_epochs > 0:
+        raise ValueError(f"num_epochs must be > 0, got {num_epochs!r}")
+
+
 @dataclass(frozen=True)
 class LinearSchedule:
     """Ratio moves linearly from ``start`` to ``end`` over [0, num_epochs], then stays at ``end``."""
@@ -57,10 +65,7 @@ class LinearSchedule:
     num_epochs: float
 
     def __post_init__(self):
-        check_mask_ratio(self.start, "start")
-        check_mask_ratio(self.end, "end")
-        if not self.num_epochs > 0:
-            raise ValueError(f"num_epochs must be > 0, got {self.num_epochs!r}")
+        _check_ramp(self.start, self.end, self.num_epochs)
 
     def __call__(self, epoch: float) -> float:
         t = min(max(epoch / self.num_epochs, 0.0), 1.0)
@@ -76,10 +81,7 @@ class CosineSchedule:
     num_epochs: float
 
     def __post_init__(self):
-        check_mask_ratio(self.start, "start")
-        check_mask_ratio(self.end, "end")
-        if not self.num_epochs > 0:
-            raise ValueError(f"num_epochs must be > 0, got {self.num_epochs!r}")
+        _check_ramp(self.start, self.end, self.num_epochs)
 
     def __call__(self, epoch: float) -> float:
         t = min(max(epoch / self.num_epochs, 0.0), 1.0)
