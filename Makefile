@@ -60,7 +60,7 @@ test: $(STAMP)
 # them with this machine's own kernels and threads.
 nbval: $(STAMP)
 	rm -rf data/results/ci
-	$(NBVAL_ENV) MAE_STUDY_PROFILE=ci $(PY) -m pytest -q --durations=20 $(NBVAL) $(NOTEBOOKS)
+	$(NBVAL_ENV) MAE_STUDY_CI_CHECK=1 MAE_STUDY_PROFILE=ci $(PY) -m pytest -q --durations=20 $(NBVAL) $(NOTEBOOKS)
 
 # ...and the check can fail: a one-line change of the MAE loss must fail notebook 02's cell.
 nbval-trial: $(STAMP)

@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from mae_study.report.ci_check import (ACCURACY_ATOL, FLOAT_RTOL, RECORD_ENV, check_ci, compare, frame_values,
+from mae_study.report.ci_check import (ACCURACY_ATOL, CHECK_ENV, FLOAT_RTOL, RECORD_ENV, check_ci, compare, frame_values,
                                 prefixed, tolerance)
 
 
@@ -63,6 +63,7 @@ def test_record_then_check_prints_the_same_text_and_a_change_raises(tmp_path, mo
     recorded = capsys.readouterr().out
     assert "wall_time_s" not in (tmp_path / "nb.json").read_text()  # timings are never compared
     monkeypatch.delenv(RECORD_ENV)
+    monkeypatch.setenv(CHECK_ENV, "1")
     # another CPU: the loss in its fifth digit, one test image, another wall time
     check_ci("nb", {**values, "final_loss": 1.33481, "test_accuracy_final": 0.14, "wall_time_s": 9.0}, "ci",
              expected_dir=tmp_path)
@@ -72,8 +73,14 @@ def test_record_then_check_prints_the_same_text_and_a_change_raises(tmp_path, mo
     assert "OUT OF TOLERANCE" in capsys.readouterr().out
 
 
-def test_other_profiles_are_not_checked_and_a_missing_record_is_an_error(tmp_path, capsys):
+def test_other_profiles_and_runs_outside_make_nbval_are_not_checked_and_a_missing_record_is_an_error(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(CHECK_ENV, "1")
     assert check_ci("nb", {"x": 1.0}, "cpu", expected_dir=tmp_path) == []
     assert "ci profile only" in capsys.readouterr().out
+    monkeypatch.delenv(CHECK_ENV)   # e.g. a documented papermill command with other parameters
+    assert check_ci("nb", {"x": 2.0}, "ci", expected_dir=tmp_path) == []
+    assert "not compared" in capsys.readouterr().out
+    monkeypatch.setenv(CHECK_ENV, "1")
     with pytest.raises(FileNotFoundError, match="make notebooks"):
         check_ci("nb", {"x": 1.0}, "ci", expected_dir=tmp_path)

@@ -19,7 +19,7 @@ if text.count(line) != 1:
 path.write_text(text.replace(line, "return loss.mean()  # trial: every patch"))
 PY
 cd "$tmp"
-if env ${NBVAL_ENV:-} PYTHONPATH="$tmp" MAE_STUDY_ROOT="$tmp" MAE_STUDY_PROFILE=ci "$root/.venv/bin/python" -m pytest -q \
+if env ${NBVAL_ENV:-} PYTHONPATH="$tmp" MAE_STUDY_ROOT="$tmp" MAE_STUDY_CI_CHECK=1 MAE_STUDY_PROFILE=ci "$root/.venv/bin/python" -m pytest -q \
      --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider \
      notebooks/02_mae_pretrain.ipynb > "$tmp/trial.log" 2>&1; then
   cat "$tmp/trial.log"; echo "nbval_trial: FAILED: notebook 02 passed with the MAE loss averaged over every patch"; exit 1

@@ -8,7 +8,9 @@ image of a hundred. So a checked cell prints a verdict instead: the number of va
 the tolerances used, a text that is the same on every machine while each value stays within its
 tolerance of the stored one, and that names each value that does not (and raises) when it moves
 further. The stored values live in ``notebooks/ci_expected/<notebook>.json``; ``make notebooks``
-writes them (``MAE_STUDY_RECORD_CI=1``) on the machine that stores the notebooks' outputs.
+writes them (``MAE_STUDY_RECORD_CI=1``) on the machine that stores the notebooks' outputs, and
+``make nbval`` compares (``MAE_STUDY_CI_CHECK=1``). They are the results of each notebook's default
+parameters, so a run with other parameters (a documented papermill command) is not compared.
 
 What the tolerances allow (`tolerance`, by the value's type and name):
 
@@ -37,6 +39,7 @@ from mae_study.runs.results import _atomic_write_bytes
 
 EXPECTED_DIR = REPO_ROOT / "notebooks" / "ci_expected"
 RECORD_ENV = "MAE_STUDY_RECORD_CI"
+CHECK_ENV = "MAE_STUDY_CI_CHECK"
 ACCURACY_ATOL = 0.03
 FLOAT_RTOL = 2e-3
 ACCURACY_NAMES = re.compile(r"acc|top1|map$|probe|scratch|chance|majority|fine-tune|/(min|max|sd)$", re.IGNORECASE)
@@ -117,14 +120,19 @@ def check_ci(notebook: str, values: dict, profile: str, percent: bool = False,
              expected_dir: Path | None = None) -> list[str]:
     """Compare ``values`` with ``<expected_dir>/<notebook>.json`` and print the verdict; raise an
     AssertionError naming every value out of tolerance. Timing values (names with time, wall,
-    per_s, seconds) are left out. At a profile other than ``ci`` it only says so; with
-    ``MAE_STUDY_RECORD_CI=1`` it stores ``values`` instead. Returns the problems found."""
+    per_s, seconds) are left out. At a profile other than ``ci``, or without ``MAE_STUDY_CI_CHECK=1``
+    (set by ``make nbval``), it only says so; with ``MAE_STUDY_RECORD_CI=1`` it stores ``values``
+    instead. Returns the problems found."""
     if profile != "ci":
         print(f"results checked against stored values at the ci profile only (this run: {profile})")
         return []
+    record, check = os.environ.get(RECORD_ENV) == "1", os.environ.get(CHECK_ENV) == "1"
+    if not (record or check):
+        print(f"results not compared with the stored ci results (`make nbval` compares them: {CHECK_ENV}=1)")
+        return []
     values = {k: _plain(v) for k, v in values.items() if not any(t in k for t in TIMING)}
     path = Path(expected_dir or EXPECTED_DIR) / f"{notebook}.json"
-    if os.environ.get(RECORD_ENV) == "1":
+    if record:
         _atomic_write_bytes(path, (json.dumps(values, indent=1, sort_keys=True) + "\n").encode())
         problems = []
     else:
