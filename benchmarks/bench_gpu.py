@@ -98,17 +98,28 @@ def bf16_drift(cfg, device, mask_ratio: float, images: int = 64) -> dict:
     return {**losses, "relative_drift": losses["bf16"] / losses["fp32"] - 1}
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cuda")
-    ap.add_argument("--batches", type=int, nargs="+", default=[50, 256])
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--batches", type=_positive, nargs="+", default=[50, 256])
+    ap.add_argument("--steps", type=_positive, default=20)
+    ap.add_argument("--rounds", type=_positive, default=3)
+    ap.add_argument("--warmup", type=_positive, default=5)
     ap.add_argument("--mask-ratio", type=float, default=0.75)
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
+    if not 0 <= args.mask_ratio < 1:
+        ap.error(f"--mask-ratio must be in [0, 1), got {args.mask_ratio}")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        ap.error("--device cuda: no CUDA device here (use --device cpu for a smoke test)")
     device = torch.device(args.device)
     gpu = pretrain_defaults()["gpu"]
     base = mae_config(gpu["model"], img_size=gpu["image_size"])

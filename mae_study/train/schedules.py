@@ -48,44 +48,40 @@ class StageSchedule:
         return ratio
 
 
-def _check_ramp(start: float, end: float, num_epochs: float) -> None:
-    """A ramp from ``start`` to ``end`` (mask ratios) over ``num_epochs`` > 0."""
-    check_mask_ratio(start, "start")
-    check_mask_ratio(end, "end")
-    if not num_epochs > 0:
-        raise ValueError(f"num_epochs must be > 0, got {num_epochs!r}")
+@dataclass(frozen=True)
+class _Ramp:
+    """A mask ratio going from ``start`` to ``end`` over [0, num_epochs], then staying at ``end``;
+    subclasses say how (`LinearSchedule`, `CosineSchedule`)."""
+
+    start: float
+    end: float
+    num_epochs: float
+
+    def __post_init__(self):
+        check_mask_ratio(self.start, "start")
+        check_mask_ratio(self.end, "end")
+        if not self.num_epochs > 0:
+            raise ValueError(f"num_epochs must be > 0, got {self.num_epochs!r}")
+
+    def progress(self, epoch: float) -> float:
+        """How far along the ramp ``epoch`` is, in [0, 1]."""
+        return min(max(epoch / self.num_epochs, 0.0), 1.0)
 
 
 @dataclass(frozen=True)
-class LinearSchedule:
+class LinearSchedule(_Ramp):
     """Ratio moves linearly from ``start`` to ``end`` over [0, num_epochs], then stays at ``end``."""
 
-    start: float
-    end: float
-    num_epochs: float
-
-    def __post_init__(self):
-        _check_ramp(self.start, self.end, self.num_epochs)
-
     def __call__(self, epoch: float) -> float:
-        t = min(max(epoch / self.num_epochs, 0.0), 1.0)
-        return self.start + (self.end - self.start) * t
+        return self.start + (self.end - self.start) * self.progress(epoch)
 
 
 @dataclass(frozen=True)
-class CosineSchedule:
+class CosineSchedule(_Ramp):
     """Ratio follows half a cosine from ``start`` to ``end`` over [0, num_epochs]."""
 
-    start: float
-    end: float
-    num_epochs: float
-
-    def __post_init__(self):
-        _check_ramp(self.start, self.end, self.num_epochs)
-
     def __call__(self, epoch: float) -> float:
-        t = min(max(epoch / self.num_epochs, 0.0), 1.0)
-        return self.end + (self.start - self.end) * 0.5 * (1 + math.cos(math.pi * t))
+        return self.end + (self.start - self.end) * 0.5 * (1 + math.cos(math.pi * self.progress(epoch)))
 
 
 Schedule = ConstantSchedule | StageSchedule | LinearSchedule | CosineSchedule
