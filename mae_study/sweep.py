@@ -50,10 +50,54 @@ def _time_left(plan, done_s: dict[str, list[float]], todo: list) -> str:
     return f"{int(left // 60)} min {left % 60:.0f} s" if left >= 60 else f"{left:.0f} s"
 
 
+def work_order(plan) -> list:
+    """``plan`` in the order a sweep runs it: trial by trial (every run of seed 0 first), and each
+    pre-training followed at once by its evaluations, so that a sweep cut short leaves whole
+    trials (encoder and evaluations) rather than encoders nobody evaluated."""
+    index = {name: k for k, (_, name, _, _) in enumerate(plan)}
+
+    def key(k: int):
+        p = plan[k][2]
+        source = p.get("pretrained")
+        unit = index.get(source, k) if source not in (None, "scratch") else k
+        unit_params = plan[unit][2]
+        trial = unit_params.get("seed", unit_params.get("data_seed", 0))
+        return (trial if isinstance(trial, int) else 0, unit, k != unit, k)
+    return [plan[k] for k in sorted(range(len(plan)), key=key)]
+
+
+def shard_of(plan, index: int, shards: int, finished=lambda entry: False) -> list:
+    """The entries of ``plan`` that process ``index`` of ``shards`` runs: units (a pre-training with
+    its evaluations, or a run without an encoder) dealt out in turn, skipping units already
+    ``finished``, so that every process gets a share of the work left and none waits for another's run."""
+    if shards < 1 or not 0 <= index < shards:
+        raise ValueError(f"shard must be i/n with 0 <= i < n, got {index}/{shards}")
+    units: dict[str, list] = {}
+    owner: dict[str, str] = {}
+    for entry in plan:
+        source = entry[2].get("pretrained")
+        unit = owner.get(source, entry[1]) if source not in (None, "scratch") else entry[1]
+        owner[entry[1]] = unit
+        units.setdefault(unit, []).append(entry)
+    left = [u for u in units.values() if not all(finished(e) for e in u)]
+    # each unit to the process with the fewest runs left so far (not a plain round robin: plans
+    # alternate kinds of arm, static and dynamic, which one would hand all to one process)
+    loads, mine = [0] * shards, []
+    for unit in left:
+        k = loads.index(min(loads))
+        loads[k] += sum(not finished(e) for e in unit)
+        mine += unit if k == index else []
+    return mine
+
+
 def run_sweep(sweep: str, profile: str, dry_run: bool = False, progress: bool = True,
-              tables: tuple[str, ...] | None = None) -> list[dict]:
+              tables: tuple[str, ...] | None = None, shard: tuple[int, int] = (0, 1),
+              device: str | None = None) -> list[dict]:
     """Runs the plan in order; returns one status row per run (done before / ran now / planned).
     ``tables``: with ``sweep="mae_ablations"``, only these ablation tables (each run once).
+    ``shard=(i, n)``: only process i's share of n (`shard_of`), for n processes sharing a machine.
+    ``device``: run every run there instead of its profile's device (the same runs, same names: a
+    device is where a run runs, `mae_study.runs.skeleton.PLACEMENT`, recorded in its provenance).
 
     Writes ``<results>/<profile>/_sweeps/<sweep>.json``: the sweep's wall time in this call, each
     run's status and seconds, and the recorded wall time of every run of the plan (what the whole
@@ -65,7 +109,14 @@ def run_sweep(sweep: str, profile: str, dry_run: bool = False, progress: bool = 
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
     if tables is not None and sweep != "mae_ablations":
         raise ValueError(f"tables=... is for sweep 'mae_ablations', not {sweep!r}")
-    plan = SWEEPS[sweep](profile, **({"tables": tuple(tables)} if tables is not None else {}))  # validated here
+    full_plan = SWEEPS[sweep](profile, **({"tables": tuple(tables)} if tables is not None else {}))  # validated here
+    ordered = work_order(full_plan)
+    finished = {(e, n) for e, n, _, _ in ordered if RunDir(profile, e, n).is_finished()}
+    mine = {(e, n) for e, n, _, _ in shard_of(ordered, *shard, finished=lambda entry: entry[:2] in finished)}
+    plan = [entry for entry in ordered if entry[:2] in finished or entry[:2] in mine]
+    if device is not None:
+        resolve_device(device)  # a clear error before any compute
+        plan = [(e, n, p.replace(device=device) if "device" in p else p, fn) for e, n, p, fn in plan]
     world = get_world_size()
     uneven = sorted({p["batch_size"] for _, _, p, _ in plan if "batch_size" in p and p["batch_size"] % world})
     if uneven:
@@ -97,7 +148,7 @@ def run_sweep(sweep: str, profile: str, dry_run: bool = False, progress: bool = 
         bar.set_postfix(last=name, left=_time_left(plan, done_s, todo))
     bar.close()
     if any(r["status"] == "ran" for r in status) and is_main_process():  # a read-back changes nothing
-        _write_sweep_record(sweep, profile, plan, status, time.perf_counter() - t_sweep)
+        _write_sweep_record(sweep, profile, full_plan, status, time.perf_counter() - t_sweep)
     return status
 
 
@@ -141,6 +192,34 @@ def _write_sweep_record(sweep: str, profile: str, plan, status: list[dict], wall
         **_recorded(profile, plan)})
 
 
+IN_PROGRESS = "in_progress.json"  # under <results>/<profile>/_sweeps/
+
+
+def in_progress(profile: str) -> dict[str, str]:
+    """The sweeps of ``profile`` whose committed results are declared part-way (a long sweep that
+    resumes in a later session), with why: ``<results>/<profile>/_sweeps/in_progress.json``."""
+    path = results_root() / profile / "_sweeps" / IN_PROGRESS
+    return read_json(path) if path.exists() else {}
+
+
+def progress(sweep: str, profile: str) -> tuple[int, int]:
+    """(finished runs, planned runs) of a sweep at ``profile``."""
+    plan = SWEEPS[sweep](profile)
+    return sum(RunDir(profile, e, n).is_finished() for e, n, _, _ in plan), len(plan)
+
+
+def progress_note(sweep: str, profile: str) -> str:
+    """A sentence for a chapter page: empty when the sweep is complete, else how far it is and why
+    its results are committed part-way, so that a reader does not take a partial table for the whole."""
+    done, total = progress(sweep, profile)
+    if done == total:
+        return ""
+    why = in_progress(profile).get(sweep, "")
+    return (f"**This chapter's `{profile}` sweep is in progress: {done} of its {total} runs have finished.** "
+            f"{why} Tables, figures and verdicts below use the finished runs only; a claim whose runs are "
+            f"missing says so. `python -m mae_study.sweep {sweep} --profile {profile}` resumes it.")
+
+
 def refresh_sweep_record(sweep: str, profile: str) -> dict:
     """Recomputes the recorded part of an existing sweep record (its last call is kept), e.g. after
     the record's format gained a field; returns the record."""
@@ -158,18 +237,30 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's choice); 1 is much faster when other "
                              "processes share the cores. Results can differ from another count in float rounding.")
+    parser.add_argument("--device", default=None, help="run every run on this device (cpu, cuda, cuda:N) "
+                        "instead of the profile's; run names and results folders stay the same")
+    parser.add_argument("--shard", default="0/1", metavar="I/N",
+                        help="run only share I of N (encoders with their evaluations), e.g. 0/2 and 1/2 in two "
+                             "processes with --threads 1 each on a 2-core machine")
     args = parser.parse_args(argv)
+    try:
+        shard = tuple(int(x) for x in args.shard.split("/"))
+        if len(shard) != 2 or not 0 <= shard[0] < shard[1]:
+            raise ValueError
+    except ValueError:
+        parser.error(f"--shard must be I/N with 0 <= I < N, got {args.shard!r}")
     if args.threads is not None:
         if args.threads < 1:
             parser.error("--threads must be >= 1")
         import torch
         torch.set_num_threads(args.threads)
     plan = SWEEPS[args.sweep](args.profile)
-    devices = {resolve_device(params["device"]) for _, _, params, _ in plan if "device" in params}
+    devices = ({resolve_device(args.device)} if args.device else
+               {resolve_device(params["device"]) for _, _, params, _ in plan if "device" in params})
     init_distributed("cuda" if any(d.startswith("cuda") for d in devices) else "cpu")  # no-op without torchrun
     main_process = is_main_process()
     try:
-        rows = run_sweep(args.sweep, args.profile, args.dry_run)
+        rows = run_sweep(args.sweep, args.profile, args.dry_run, shard=shard, device=args.device)
     except BaseException:
         cleanup_distributed(failed=True)
         raise

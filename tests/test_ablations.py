@@ -2,6 +2,8 @@
 import pandas as pd
 import pytest
 
+from mae_study.runs import base
+
 from mae_study.chapters.ablations import plan as ablations
 from mae_study.chapters.ablations.claims import claims_from
 from mae_study.chapters.ablations.plan import (FINETUNE, GRIDS, PRETRAIN, STEP_COST, TABLES, canonical,
@@ -18,24 +20,27 @@ def test_plan_runs_once_each_with_unique_names(profile):
     assert len(keys) == len(set(keys))
     # the task's pixel probe too, below the paper profile (real data sets there: no probe)
     probe = {"task_pixel_probe"} if profile != "paper" else set()
-    assert {e for e, _ in keys} == {PRETRAIN, FINETUNE, STEP_COST} | probe
-    # every evaluated encoder is pre-trained in the same plan (or is "scratch")
-    pre = {name for e, name in keys if e == PRETRAIN}
-    sources = {p["pretrained"] for e, _, p, _ in plan if e == FINETUNE}
-    assert sources - {"scratch"} == pre
+    shared = {base.PRETRAIN, base.FINETUNE} if profile == "cpu" else set()  # the base recipe's runs
+    assert {e for e, _ in keys} == {PRETRAIN, FINETUNE, STEP_COST} | probe | shared
+    # every evaluated encoder is pre-trained in the same plan (or is "scratch"), read where it is stored
+    pre = {(e, name) for e, name in keys if e in (PRETRAIN, base.PRETRAIN)}
+    evals = [p for e, _, p, _ in plan if e in (FINETUNE, base.FINETUNE)]
+    sources = {(p["pretrain_experiment"], p["pretrained"]) for p in evals if p["pretrained"] != "scratch"}
+    assert sources == pre
     # each pre-trained encoder gets a full fine-tuning and a linear probe
-    modes = {(p["pretrained"], p["mode"]) for e, _, p, _ in plan if e == FINETUNE}
-    assert {(s, m) for s in pre for m in ("full", "linear")} <= modes
+    modes = {(p["pretrained"], p["mode"]) for p in evals}
+    assert {(s, m) for _, s in pre for m in ("full", "linear")} <= modes
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_baseline_is_shared_between_tables_and_trained_once(profile):
-    baseline = pretrain_name(pretrain_params(profile, {}, 0))
-    if profile == "cpu":
-        assert baseline == "r75_random_pix_dec2x96_s0"
+    from mae_study.chapters.ablations.results import baseline_run
+    baseline = baseline_run(profile)
+    if profile == "cpu":  # the base recipe's pre-training, shared with every chapter
+        assert baseline == "distinct-v2_d0_s0"
     tables = [t for t in TABLES if baseline in {n for n, _, _ in table_pretrain_runs(profile, t)}]
     assert len(tables) == len(TABLES) == 6  # every table has the baseline as an arm
-    names = [name for e, name, _, _ in ablations.plan(profile) if e == PRETRAIN]
+    names = [name for e, name, _, _ in ablations.plan(profile) if e in (PRETRAIN, base.PRETRAIN)]
     assert names.count(baseline) == 1
     per_table = sum(len(table_pretrain_runs(profile, t)) for t in TABLES)
     assert len(names) < per_table  # shared runs were deduplicated
@@ -203,8 +208,9 @@ def test_linear_probe_uses_its_own_learning_rate_everywhere():
     plan = ablations.plan("cpu")
     for e, name, p, _ in plan:
         if e == FINETUNE:
-            assert p == finetune_params("cpu", p["pretrained"], p["mode"], p["seed"])
+            assert p == finetune_params("cpu", p["pretrained"], p["mode"], p["seed"], p["data_seed"])
             assert (p["lr"] == MODE_CHANGES["linear"]["lr"]) == (p["mode"] == "linear")
+            assert (p["pool"] == "mean") == (p["mode"] == "linear")
 
 
 @pytest.mark.parametrize("profile", PROFILES)

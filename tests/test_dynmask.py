@@ -59,10 +59,31 @@ def test_finetune_of_a_missing_pretrained_run_is_a_clear_error(results_dir):
 
 @pytest.mark.parametrize("profile", list(dynmask.GRIDS))
 def test_grid_names_unique_and_finetunes_name_planned_pretrainings(profile):
-    pre = [n for n, _ in dynmask.pretrain_runs(profile)]
-    ft = dynmask.finetune_runs(profile)
-    assert len(set(pre)) == len(pre) and len({n for n, _ in ft}) == len(ft)
-    assert {o["pretrained"] for _, o in ft} <= set(pre) | {"scratch"}
+    pre = [(e, n) for e, n, _, _ in dynmask.pretrain_entries(profile)]
+    ft = dynmask.finetune_entries(profile)
+    assert len(set(pre)) == len(pre) and len({(e, n) for e, n, _, _ in ft}) == len(ft)
+    # every evaluation reads an encoder the plan pre-trains, from the experiment it is stored in
+    assert {(p["pretrain_experiment"], p["pretrained"]) for _, _, p, _ in ft if p["pretrained"] != "scratch"} == set(pre)
+
+
+def test_cpu_static_75_is_the_base_pretraining_and_nothing_else_is_shared():
+    from mae_study.runs import base
+    entries = dynmask.pretrain_entries("cpu")
+    shared = [(e, n, p) for e, n, p, _ in entries if e == base.PRETRAIN]
+    assert [n for _, n, _ in shared] == [f"distinct-v2_d{s}_s{s}" for s in (0, 1, 2)]
+    for _, _, p in shared:  # the same run: every parameter but the experiment's bookkeeping equal
+        own = dynmask.DYNMASK_PRETRAIN.resolve("cpu", method="static", final_mask_ratio=0.75, seed=p.seed,
+                                                data_seed=p.seed)
+        assert dict(own) == dict(p)
+    assert all(p.method == "dynamic" or p.final_mask_ratio != 0.75 for e, _, p, _ in entries if e != base.PRETRAIN)
+    # its evaluations and the scratch rung are the base's too; the other encoders' are the chapter's
+    ft = dynmask.finetune_entries("cpu")
+    assert {(p["pretrained"], p["mode"]) for e, _, p, _ in ft if e == base.FINETUNE} == \
+        {(n, m) for _, n, _ in shared for m in ("full", "linear")} | {("scratch", "full")}
+    # one parameter off the base recipe and nothing is shared
+    off = dynmask.DYNMASK_PRETRAIN.resolve("cpu", method="static", final_mask_ratio=0.75, lr=1e-3)
+    assert base.shared_pretrain(off) is None
+    assert not [e for e, _, _, _ in dynmask.plan("ci") if e in (base.PRETRAIN, base.FINETUNE)]
 
 
 def test_paper_grid_is_the_dynamic_masking_papers_protocol():

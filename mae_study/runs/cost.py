@@ -51,6 +51,8 @@ def sweep_records(profile: str) -> pd.DataFrame:
     rows = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         r = read_json(path)
+        if "sweep" not in r:  # in_progress.json: which sweeps are committed part-way
+            continue
         speeds = {k: v.get("mean_images_per_s") for k, v in r.get("per_experiment", {}).items()}
         rows.append({"sweep": r["sweep"], "runs": r["runs"], "last_call_min": round(r["this_call"]["wall_time_s"] / 60, 1),
                      "recorded_min": round(r["recorded_wall_time_s"] / 60, 1),

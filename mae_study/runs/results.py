@@ -224,18 +224,30 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def _run_row(run: RunDir, profile: str) -> dict:
+    row = {"run": run.name, "profile": profile}
+    row.update(_flatten(run.read("config.json"), "config."))
+    row.update(_flatten(run.read("final.json"), "final."))
+    prov = run.read("provenance.json")
+    row.update({"prov.wall_time_s": prov.get("wall_time_s"), "prov.git_commit": prov.get("git_commit"),
+                "prov.device": prov.get("hardware", {}).get("device"),
+                "prov.cpu": prov.get("hardware", {}).get("cpu"), "prov.gpu": prov.get("hardware", {}).get("gpu")})
+    return row
+
+
 def load_runs(experiment: str, profile: str, root: Path | None = None) -> pd.DataFrame:
     """One row per finished run: ``run``, flattened ``config.*``, ``final.*`` and ``prov.*`` columns."""
+    return pd.DataFrame([_run_row(run, profile) for run in find_runs(experiment, profile, root)])
+
+
+def load_named_runs(runs, profile: str, root: Path | None = None) -> pd.DataFrame:
+    """`load_runs`' rows of the finished runs among ``runs``, (experiment, run name) pairs, with an
+    ``experiment`` column: e.g. the base recipe's runs a chapter shares (`mae_study.runs.base`)."""
     rows = []
-    for run in find_runs(experiment, profile, root):
-        row = {"run": run.name, "profile": profile}
-        row.update(_flatten(run.read("config.json"), "config."))
-        row.update(_flatten(run.read("final.json"), "final."))
-        prov = run.read("provenance.json")
-        row.update({"prov.wall_time_s": prov.get("wall_time_s"), "prov.git_commit": prov.get("git_commit"),
-                    "prov.device": prov.get("hardware", {}).get("device"),
-                    "prov.cpu": prov.get("hardware", {}).get("cpu"), "prov.gpu": prov.get("hardware", {}).get("gpu")})
-        rows.append(row)
+    for experiment, name in runs:
+        run = RunDir(profile, experiment, name, root)
+        if run.is_finished():
+            rows.append({**_run_row(run, profile), "experiment": experiment})
     return pd.DataFrame(rows)
 
 

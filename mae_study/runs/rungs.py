@@ -81,11 +81,31 @@ def probe_result(task: Mapping) -> dict | None:
     return run.read("final.json") if run.is_finished() else None
 
 
-def task_rungs(task: Mapping, scratch: Sequence[float], arms: Mapping[str, Sequence[float]],
+def mean_probe(tasks: Sequence[Mapping]) -> dict | None:
+    """The pixel probe over several labelled tasks (e.g. one per trial's data seed): accuracy and
+    chance averaged over the distinct tasks' finished probes, ``runs`` how many; None if none ran."""
+    results, seen = [], set()
+    for task in tasks:
+        if task["profile"] not in TASK_PROBE.defaults:
+            continue
+        name = probe_entry(task)[1]
+        if name not in seen:
+            seen.add(name)
+            result = probe_result(task)
+            if result is not None:
+                results.append(result)
+    if not results:
+        return None
+    return {"accuracy": float(np.mean([r["accuracy"] for r in results])),
+            "chance": float(np.mean([r["chance"] for r in results])), "runs": len(results)}
+
+
+def task_rungs(task: Mapping | Sequence[Mapping], scratch: Sequence[float], arms: Mapping[str, Sequence[float]],
                baselines: Mapping[str, Sequence[float]] | None = None) -> pd.DataFrame:
     """`rungs_table` for the labelled task of fine-tuning parameters ``task``, chance and pixel
-    probe read from its probe run (nan / "not run" when it has not run)."""
-    probe = probe_result(task)
+    probe read from its probe run (nan / "not run" when it has not run); for a list of tasks (one
+    per trial's data), the probes' mean (`mean_probe`)."""
+    probe = probe_result(task) if isinstance(task, Mapping) else mean_probe(task)
     return rungs_table(probe["chance"] if probe else math.nan, probe["accuracy"] if probe else None, scratch, arms,
                        baselines)
 

@@ -32,12 +32,18 @@ def _jsonable(p: Mapping) -> dict:
     return json.loads(json.dumps(to_jsonable(p)))
 
 
+# Where a run runs is not what it is: the same recipe on a CPU or (in float32) on a GPU is the same
+# run, up to float rounding as between two CPUs; the device is recorded in its provenance. So it
+# neither names a run nor makes a finished run's parameters differ.
+PLACEMENT = ("device",)
+
+
 def changed_params(p: Params, shown: tuple[str, ...]) -> dict:
     """The parameters of ``p`` that differ from what its ``shown`` parameters alone resolve to
-    (the profile's defaults, with whatever the experiment derives from ``shown``)."""
+    (the profile's defaults, with whatever the experiment derives from ``shown``), `PLACEMENT` aside."""
     reference = _jsonable(p.experiment.values(p.profile, **{k: p[k] for k in shown}))
     now = _jsonable(p)
-    return {k: now[k] for k in sorted(now) if now[k] != reference.get(k)}
+    return {k: now[k] for k in sorted(now) if now[k] != reference.get(k) and k not in PLACEMENT}
 
 
 def auto_run_name(p: Mapping) -> str:
@@ -59,7 +65,8 @@ def check_run_params(run: RunDir, p: Mapping) -> None:
     stored = run.read("config.json").get("params", {})
     now = _jsonable(p)
     # A parameter added later (absent from an older run) counts as its default, None.
-    diff = {k: (stored.get(k), now.get(k)) for k in sorted(set(stored) | set(now)) if stored.get(k) != now.get(k)}
+    diff = {k: (stored.get(k), now.get(k)) for k in sorted(set(stored) | set(now))
+            if stored.get(k) != now.get(k) and k not in PLACEMENT}
     if diff:
         shown = "; ".join(f"{k}: run has {a!r}, asked {b!r}" for k, (a, b) in diff.items())
         raise ValueError(f"run {run.name!r} at {run.path} was made with other parameters ({shown}); "

@@ -10,7 +10,7 @@
 # (named `dynamic_r90_s0`; a changed setting beyond method, ratio and seed adds a digest to the name).
 
 # %%
-from mae_study.chapters.dynmask.plan import DYNMASK_PRETRAIN
+from mae_study.chapters.dynmask.plan import DYNMASK_PRETRAIN, pretrain_location
 from mae_study.runs.pretrain import run_pretrain
 from mae_study.runs.params import notebook_params
 from mae_study.runs.results import result_line
@@ -30,8 +30,13 @@ seed = None
 params = notebook_params(DYNMASK_PRETRAIN, globals(), _before)
 reporting.show_params(params)
 
+# %% [markdown]
+# A run with exactly the base recipe's parameters (static 75 % at `cpu`) is the base pre-training
+# itself, run once for every chapter: it is read back from the data chapter's folder.
+
 # %%
-run = run_pretrain(params)
+experiment, name = pretrain_location(params)
+run = run_pretrain(params, experiment, run_name=name)
 run
 
 # %% [markdown]

@@ -12,7 +12,7 @@
 
 # %%
 import pandas as pd
-from mae_study.chapters.ablations.plan import MAE_ABLATION_PRETRAIN, MODES, finetune_params
+from mae_study.chapters.ablations.plan import MAE_ABLATION_PRETRAIN, evaluation_entries, pretrain_entry
 from mae_study.runs.finetune import run_finetune
 from mae_study.runs.pretrain import run_pretrain
 from mae_study.runs.params import notebook_params
@@ -39,10 +39,13 @@ reporting.show_params(params)
 
 # %% [markdown]
 # ## Pre-training
-# A finished run is not redone; an interrupted one resumes from its last checkpoint.
+# A finished run is not redone; an interrupted one resumes from its last checkpoint. The baseline
+# arm with the base recipe's parameters (at `cpu`) is the base pre-training itself, run once for
+# every chapter and read back from the data chapter's folder.
 
 # %%
-run = run_pretrain(params)
+experiment, name, run_params, _ = pretrain_entry(params)
+run = run_pretrain(run_params, experiment, run_name=name)
 run
 
 # %%
@@ -61,9 +64,8 @@ mae_figures.plot_reconstructions(run);
 # weights (`full`) or with the encoder frozen (`linear`, with a larger learning rate).
 
 # %%
-evals = {}
-for mode in MODES:
-    evals[mode] = run_finetune(finetune_params(params["profile"], run.name, mode))
+evals = {mode: run_finetune(p, experiment, run_name=name)
+         for mode, (experiment, name, p, _) in evaluation_entries(params).items()}
 pd.DataFrame({mode: r.read("final.json") for mode, r in evals.items()}).T
 
 # %%

@@ -14,13 +14,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mae_study.chapters.ablations.plan import MODES, finetune_params
+from mae_study.chapters.ablations.plan import MODES, evaluation_tasks
 from mae_study.chapters.ablations.results import (MODE_NAMES, SamplingArm, arm_label, encoder_width, paper_key,
                                                   paper_numbers, results, scratch_paper_numbers)
 from mae_study.chapters.ablations.step_cost_report import step_cost_table
 from mae_study.report.claims import (Claim, Difference, claims_frame, deterministic_verdict, difference, gated,
                                      rung_failures, standard_error_from_sd)
-from mae_study.runs.rungs import probe_result
+from mae_study.runs.rungs import mean_probe
 
 COLUMNS = {"table": "table", "claim": "claim", "metric": "metric", "paper": "paper", "measured": "ours",
            "verdict": "verdict", "failed_rungs": "untestable because"}
@@ -254,7 +254,7 @@ def claim_rungs(res: pd.DataFrame, claim: Claim, pixel_probe: float | None) -> l
 
 def claims(profile: str) -> pd.DataFrame:
     """The paper's ablation claims, each with this profile's verdict and the numbers behind it."""
-    probe = probe_result(finetune_params(profile, "scratch", "full"))
+    probe = mean_probe(evaluation_tasks(profile))
     return claims_from(results(profile), step_cost_table(profile), encoder_width(profile), scratch_paper_numbers(),
                        probe["accuracy"] if probe else None)
 

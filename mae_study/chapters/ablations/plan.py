@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from mae_study.chapters.ablations.step_cost import STEP_COST, step_cost_plan  # noqa: F401 (STEP_COST: the step timings)
-from mae_study.runs import rungs
+from mae_study.runs import base, rungs
 from mae_study.runs.common import ratio_tag
 from mae_study.runs.finetune import check_finetune, finetune_defaults, finetune_naming, run_finetune
 from mae_study.runs.params import Experiment, check_profile
@@ -52,9 +52,9 @@ def pretrain_naming(p) -> tuple[str, tuple[str, ...]]:
     cfg = build_model_config(p)
     name = (f"{ratio_tag(p['final_mask_ratio'])}_{p['sampling']}_{'npix' if cfg.norm_pix_loss else 'pix'}"
             f"_dec{cfg.decoder_depth}x{cfg.decoder_embed_dim}{'_enctok' if cfg.encoder_mask_token else ''}"
-            f"_s{p['seed']}")
+            f"_s{p['seed']}" + (f"_d{p['data_seed']}" if p["data_seed"] else ""))
     return name, ("final_mask_ratio", "sampling", "norm_pix_loss", "decoder_depth", "decoder_embed_dim",
-                  "encoder_mask_token", "seed")
+                  "encoder_mask_token", "seed", "data_seed")
 
 
 def pretrain_name(p) -> str:
@@ -63,12 +63,10 @@ def pretrain_name(p) -> str:
 
 MAE_ABLATION_PRETRAIN = Experiment(PRETRAIN, pretrain_defaults(
     ci={"num_epochs": 2, "recon_epochs": []},
-    # The recalibrated built-in setting (`distinct-v2`), shrunk so that the whole sweep (15 arms x
-    # 3 seeds = 45 pre-trainings, 96 evaluations) takes about half an hour on 2 CPU cores (the
-    # chapter reports its measured wall time): 16,000 image-steps each, a third of the dynmask
-    # chapter's. Before (`siblings-v1`, until 2026-12): 2,000 images x 4 epochs, 2 seeds.
-    cpu={"data_setting": "distinct-v2", "num_images": 8000, "num_epochs": 2, "warmup_epochs": 0.5,
-         "batch_size": 64, "recon_epochs": []},
+    # The base recipe (`mae_study.runs.base`): 120,000 image-steps on the 40,000-image `distinct-v2`
+    # pool; the baseline arm is the base pre-training itself. Before (until 2026-12): 8,000 images x
+    # 2 epochs, 10 fine-tuning epochs on 500 labels, where no arm rose above the pixel probe.
+    cpu=dict(base.CPU_PRETRAIN),
     gpu={"num_images": 20_000, "num_epochs": 50, "recon_epochs": []},
     paper={"num_images": 100_000, "num_epochs": 100, "recon_epochs": []},
 ), check_pretrain, derive=canonical, naming=pretrain_naming)
@@ -81,17 +79,16 @@ def pretrain_params(profile: str, arm: dict, seed: int):
 
 def _finetune_changes() -> dict[str, dict]:
     """Per profile: evaluate the baseline run (seed 0) by default, and the evaluation's length."""
-    changes = {"ci": {}, "cpu": {"data_setting": "distinct-v2", "num_train": 500, "num_test": 1000,
-                                     "num_epochs": 10, "average_last": 2},
+    changes = {"ci": {}, "cpu": {"data_setting": base.SETTING, **base.CPU_FINETUNE},
                "gpu": {"num_epochs": 50, "average_last": 5}, "paper": {"num_epochs": 50, "average_last": 5}}
     return {profile: {"pretrain_experiment": PRETRAIN, "pretrained": pretrain_name(pretrain_params(profile, {}, 0)),
                       **change} for profile, change in changes.items()}
 
 
 # A linear head on frozen features takes a far larger learning rate than a whole network (He et al.
-# probe with base lr 0.1 under LARS and fine-tune with 1e-3); with AdamW on the `cpu` profile's
-# short probe, 0.1 beat 0.03 and 0.01.
-MODE_CHANGES = {"linear": {"lr": 0.1}}
+# probe with base lr 0.1 under LARS and fine-tune with 1e-3), and reads mean-pooled features: the
+# base recipe's probe (`mae_study.runs.base.LINEAR_PROBE`).
+MODE_CHANGES = {"linear": base.LINEAR_PROBE}
 
 
 def _mode_defaults(p: dict, given: frozenset) -> dict:
@@ -99,14 +96,22 @@ def _mode_defaults(p: dict, given: frozenset) -> dict:
     return {**p, **{k: v for k, v in MODE_CHANGES.get(p["mode"], {}).items() if k not in given}}
 
 
+def _ft_naming(p) -> tuple[str, tuple[str, ...]]:
+    """``r75_block_pix_dec2x96_s1_d1__linear_ft1_d1``: the encoder, mode, seed, data seed when not 0."""
+    name, shown = finetune_naming(p)
+    return name + (f"_d{p['data_seed']}" if p["data_seed"] else ""), shown + ("data_seed",)
+
+
 MAE_ABLATION_FINETUNE = Experiment(FINETUNE, finetune_defaults(**_finetune_changes()), check_finetune,
-                                   derive=_mode_defaults, naming=finetune_naming)
+                                   derive=_mode_defaults, naming=_ft_naming)
 """Full fine-tuning or linear probing of an ablation run's encoder (``pretrained``: its run name)."""
 
 
-def finetune_params(profile: str, pretrained: str, mode: str, seed: int = 0):
-    """The evaluation of one encoder in one mode, as the sweep and the notebooks run it."""
-    return MAE_ABLATION_FINETUNE.resolve(profile, pretrained=pretrained, mode=mode, seed=seed)
+def finetune_params(profile: str, pretrained: str, mode: str, seed: int = 0, data_seed: int | None = None):
+    """The evaluation of one encoder in one mode, as the sweep and the notebooks run it
+    (``data_seed``: the labelled splits' seed, None: the profile's default)."""
+    return MAE_ABLATION_FINETUNE.resolve(profile, pretrained=pretrained, mode=mode, seed=seed,
+                                         **({} if data_seed is None else {"data_seed": data_seed}))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,6 +129,8 @@ class TableArms:
         finetune_seeds: evaluations per pre-trained encoder and mode.
         modes: how each encoder is evaluated ("full" fine-tuning, "linear" probe).
         scratch: also train the classifier from a random initialisation (no pre-training).
+        trial_data: as the base recipe, trial s draws its own data (``data_seed = s``) and is
+            evaluated once, with seed s (``finetune_seeds`` unused).
     """
 
     vary: tuple[str, ...]
@@ -132,30 +139,34 @@ class TableArms:
     finetune_seeds: tuple[int, ...] = (0,)
     modes: tuple[str, ...] = MODES
     scratch: bool = False
+    trial_data: bool = False
 
     def arms(self) -> list[dict]:
         return [dict(zip(self.vary, v)) for v in self.values]
 
 
-def _grids(ratios, depths, widths, seeds) -> dict[str, TableArms]:
+def _grids(ratios, depths, widths, seeds, trial_data=False) -> dict[str, TableArms]:
+    t = {"trial_data": trial_data}
     return {
-        "mask_ratio": TableArms(("final_mask_ratio",), tuple((r,) for r in ratios), seeds, scratch=True),
-        "decoder_depth": TableArms(("decoder_depth",), tuple((d,) for d in depths), seeds),
-        "decoder_width": TableArms(("decoder_embed_dim",), tuple((w,) for w in widths), seeds),
-        "mask_token": TableArms(("encoder_mask_token",), ((False,), (True,)), seeds),
+        "mask_ratio": TableArms(("final_mask_ratio",), tuple((r,) for r in ratios), seeds, scratch=True, **t),
+        "decoder_depth": TableArms(("decoder_depth",), tuple((d,) for d in depths), seeds, **t),
+        "decoder_width": TableArms(("decoder_embed_dim",), tuple((w,) for w in widths), seeds, **t),
+        "mask_token": TableArms(("encoder_mask_token",), ((False,), (True,)), seeds, **t),
         # The paper's Table 1f arms (random 75, block 50, block 75, grid 75) and random 50,
         # which the mask-ratio table also has, to tell "block is fine at 50 %" from "50 % is fine".
         "sampling": TableArms(("sampling", "final_mask_ratio"),
-                              (("random", 0.75), ("block", 0.5), ("block", 0.75), ("grid", 0.75), ("random", 0.5)), seeds),
-        "target": TableArms(("norm_pix_loss",), ((False,), (True,)), seeds),
+                              (("random", 0.75), ("block", 0.5), ("block", 0.75), ("grid", 0.75), ("random", 0.5)), seeds,
+                              **t),
+        "target": TableArms(("norm_pix_loss",), ((False,), (True,)), seeds, **t),
     }
 
 
 GRIDS: dict[str, dict[str, TableArms]] = {
     # ci: two arms per table, one trial; every code path, numbers meaningless.
     "ci": _grids((0.5, 0.75), (1, 2), (16, 32), (0,)),
-    # cpu: the decoder (96 wide, 4 heads) at 1/4, 1/2 and 1x the encoder's width (96).
-    "cpu": _grids((0.1, 0.3, 0.5, 0.75, 0.9), (1, 2, 4, 8), (24, 48, 96), (0, 1, 2)),
+    # cpu: the decoder (96 wide, 4 heads) at 1/4, 1/2 and 1x the encoder's width (96); two trials of
+    # the base recipe each, every trial on its own data.
+    "cpu": _grids((0.1, 0.3, 0.5, 0.75, 0.9), (1, 2, 4, 8), (24, 48, 96), (0, 1), trial_data=True),
     # gpu / paper: Hata et al.'s STL10 model (encoder 192 wide, decoder 8 x 192 with 16 heads) and the
     # paper's decoder depths. Widths: the paper's 256, 512, 768 and 1024 of its 1024-wide encoder
     # are 1/4, 1/2, 3/4 and 1x, here 48, 96, 144 and 192. Its narrowest, 128 (1/8), would be 24,
@@ -175,31 +186,66 @@ def check_table(table: str) -> str:
 
 
 def table_pretrain_runs(profile: str, table: str) -> list[tuple[str, dict, dict]]:
-    """(run name, arm, parameters) of every pre-training run of one table."""
+    """(run name, arm, parameters) of every pre-training run of one table; an arm with exactly the
+    base recipe's parameters is the base run (`pretrain_entry`), named as it."""
     grid = GRIDS[check_profile(profile)][check_table(table)]
     out = []
     for arm in grid.arms():
         for seed in grid.pretrain_seeds:
-            p = pretrain_params(profile, arm, seed)
-            out.append((auto_run_name(p), arm, p))
+            p = pretrain_params(profile, {**arm, **({"data_seed": seed} if grid.trial_data else {})}, seed)
+            out.append((pretrain_entry(p)[1], arm, p))
+    return out
+
+
+def pretrain_entry(p) -> tuple[str, str, dict, Any]:
+    """(experiment, run name, parameters, run function) of one pre-training: the base run
+    (`mae_study.runs.base.shared_pretrain`) when its parameters are the base's, else this chapter's."""
+    shared = base.shared_pretrain(p, derive=canonical)
+    if shared:
+        return (*shared, base.base_pretrain(p["profile"], p["seed"]), run_pretrain)
+    return PRETRAIN, auto_run_name(p), p, run_pretrain
+
+
+def finetune_entry(p, base_pretrained: str | None) -> tuple[str, str, dict, Any]:
+    """The plan entry of one evaluation: the base run's when it is the base encoder's (or scratch's)
+    with the base recipe, else this chapter's."""
+    shared = base.shared_finetune(p, base_pretrained)
+    if shared:
+        source = "scratch" if p["pretrained"] == "scratch" else base_pretrained
+        return (*shared, base.base_finetune(p["profile"], source, p["mode"], p["seed"]), run_finetune)
+    return FINETUNE, auto_run_name(p), p, run_finetune
+
+
+def evaluation_entries(pre, modes: tuple[str, ...] = MODES, seed: int | None = None) -> dict[str, tuple]:
+    """Per mode, the plan entry of the evaluation of the encoder pre-trained with parameters
+    ``pre``, as the sweep makes it: at a profile whose trials draw their own data, with the
+    pre-training's seed and data seed; else with ``seed`` (default 0)."""
+    trial_data = GRIDS[pre["profile"]]["mask_ratio"].trial_data
+    experiment, name, _, _ = pretrain_entry(pre)
+    shared = name if experiment == base.PRETRAIN else None
+    s = pre["seed"] if trial_data else (seed or 0)
+    return {mode: finetune_entry(finetune_params(pre["profile"], name, mode, s, pre["data_seed"] if trial_data else None),
+                                 shared) for mode in modes}
+
+
+def table_finetune_entries(profile: str, table: str) -> list[tuple[str, str, dict, Any]]:
+    """The plan entries of every evaluation of one table, scratch baselines included."""
+    grid = GRIDS[check_profile(profile)][check_table(table)]
+    out = []
+    for _, _, pre in table_pretrain_runs(profile, table):
+        for s in (pre["seed"],) if grid.trial_data else grid.finetune_seeds:
+            out += list(evaluation_entries(pre, grid.modes, s).values())
+    if grid.scratch:  # one random initialisation per pre-training seed, for the same spread
+        for mode in grid.modes:
+            for s in grid.pretrain_seeds:
+                p = finetune_params(profile, "scratch", mode, s, s if grid.trial_data else None)
+                out.append(finetune_entry(p, "scratch"))
     return out
 
 
 def table_finetune_runs(profile: str, table: str) -> list[tuple[str, dict]]:
     """(run name, parameters) of every evaluation of one table, scratch baselines included."""
-    grid = GRIDS[check_profile(profile)][check_table(table)]
-    out = []
-    for name, _, _ in table_pretrain_runs(profile, table):
-        for mode in grid.modes:
-            for s in grid.finetune_seeds:
-                p = finetune_params(profile, name, mode, s)
-                out.append((auto_run_name(p), p))
-    if grid.scratch:  # one random initialisation per pre-training seed, for the same spread
-        for mode in grid.modes:
-            for s in grid.pretrain_seeds:
-                p = finetune_params(profile, "scratch", mode, s)
-                out.append((auto_run_name(p), p))
-    return out
+    return [(name, p) for _, name, p, _ in table_finetune_entries(profile, table)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,16 +261,22 @@ def plan(profile: str, tables: tuple[str, ...] | None = None) -> list[tuple[str,
     pre, ft = {}, {}
     for t in tables:
         for name, _, p in table_pretrain_runs(profile, t):
-            if name in pre and pre[name] != p:  # the same name must mean the same configuration
+            if name in pre and pre[name][0] != p:  # the same name must mean the same configuration
                 raise RuntimeError(f"run {name!r} is planned with two different configurations")
-            pre[name] = p
-        ft.update(dict(table_finetune_runs(profile, t)))
-    out = [(PRETRAIN, name, p, run_pretrain) for name, p in pre.items()]
-    out += rungs.probe_entries(list(ft.values()))  # the task's pixel probe, shown beside the arms
-    out += [(FINETUNE, name, p, run_finetune) for name, p in ft.items()]
+            pre[name] = (p, pretrain_entry(p))
+        ft.update({entry[1]: entry for entry in table_finetune_entries(profile, t)})
+    out = [entry for _, entry in pre.values()]
+    out += rungs.probe_entries([e[2] for e in ft.values()])  # the task's pixel probes, shown beside the arms
+    out += list(ft.values())
     if "mask_token" in tables:
         out += step_cost_plan(profile)
     return out
+
+
+def evaluation_tasks(profile: str) -> list:
+    """The parameters of every evaluation of the chapter's plan: their labelled tasks (one per
+    trial's data seed at `cpu`), for the pixel-probe rung (`mae_study.runs.rungs.mean_probe`)."""
+    return [e[2] for e in plan(profile) if e[0] in (FINETUNE, base.FINETUNE)]
 
 
 def _check_tables(p) -> None:

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mae_study.chapters.ablations.plan import (FINETUNE, GRIDS, PRETRAIN, TABLES, check_table, pretrain_name,
+from mae_study.chapters.ablations.plan import (FINETUNE, GRIDS, PRETRAIN, TABLES, check_table, pretrain_entry,
                                                pretrain_params, table_pretrain_runs)
+from mae_study.chapters.ablations.plan import plan as sweep_plan
 from mae_study.models.mae import MAEConfig
 from mae_study.paths import reference_root
 from mae_study.runs.params import check_profile
 from mae_study.runs.pretrain import build_model_config
-from mae_study.runs.results import load_runs
+from mae_study.runs import base
+from mae_study.runs.base import load_with_base
 
 MODE_NAMES = {"full": "fine-tune", "linear": "linear probe"}
 """How the book names the two evaluation modes."""
@@ -46,8 +48,9 @@ class SamplingArm:
 
 
 def pretrain_table(profile: str) -> pd.DataFrame:
-    """One row per finished pre-training run: its configuration, final loss and cost."""
-    runs = load_runs(PRETRAIN, check_profile(profile))
+    """One row per finished pre-training run: its configuration, final loss and cost; ``base``: the
+    base recipe's pre-training, shared with the other chapters (the baseline arm at `cpu`)."""
+    runs = load_with_base(PRETRAIN, check_profile(profile), sweep_plan(profile), base.PRETRAIN)
     if runs.empty:
         return runs
     return pd.DataFrame({
@@ -56,13 +59,13 @@ def pretrain_table(profile: str) -> pd.DataFrame:
         "decoder_depth": runs["config.model.decoder_depth"], "decoder_width": runs["config.model.decoder_embed_dim"],
         "norm_pix_loss": runs["config.model.norm_pix_loss"],
         "encoder_mask_token": runs["config.model.encoder_mask_token"], "final_loss": runs["final.final_loss"],
-        "train_tflops": runs["final.train_tflops"], "wall_time_s": runs["final.wall_time_s"]})
+        "train_tflops": runs["final.train_tflops"], "wall_time_s": runs["final.wall_time_s"], "base": runs["base"]})
 
 
 def finetune_table(profile: str) -> pd.DataFrame:
     """One row per finished evaluation run; ``accuracy`` is the fraction of the test set (0-1)
     classified correctly, averaged over the run's last epochs (as its files store it)."""
-    runs = load_runs(FINETUNE, check_profile(profile))
+    runs = load_with_base(FINETUNE, check_profile(profile), sweep_plan(profile), base.FINETUNE)
     if runs.empty:
         return pd.DataFrame(columns=["run", "pretrained", "mode", "ft_seed", "accuracy", "wall_time_s"])
     return pd.DataFrame({"run": runs["run"], "pretrained": runs["config.params.pretrained"],
@@ -128,7 +131,8 @@ def encoder_width(profile: str) -> int:
 
 def baseline_run(profile: str, seed: int = 0) -> str:
     """The run name of the baseline pre-training (the arm every table shares) of one seed."""
-    return pretrain_name(pretrain_params(check_profile(profile), {}, seed))
+    grid = GRIDS[check_profile(profile)]["mask_ratio"]
+    return pretrain_entry(pretrain_params(profile, {"data_seed": seed} if grid.trial_data else {}, seed))[1]
 
 
 def paper_numbers(table: str) -> dict:

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mae_study.chapters.ablations.plan import FINETUNE, GRIDS, MAE_ABLATION_PRETRAIN, MODES, PRETRAIN
+from mae_study.chapters.ablations.plan import FINETUNE, GRIDS, MAE_ABLATION_PRETRAIN, MODES, PRETRAIN, plan
 from mae_study.chapters.ablations.results import PAPER_SETTING, VIT_L, baseline_run
 from mae_study.models import mae_config
 from mae_study.models.flops import mae_forward_flops
 from mae_study.models.mae import MAEConfig
 from mae_study.runs.params import check_profile
+from mae_study.runs import base
+from mae_study.runs.base import load_with_base
 from mae_study.runs.results import RunDir, load_runs
 
 
@@ -24,12 +26,13 @@ def setting(profile: str) -> dict:
     """What the runs of this profile used, read back from the baseline run's files (and the first
     evaluation run's), and how far that is from the paper's setting (``flops_gap``,
     ``images_seen_gap``: paper / ours)."""
-    pre = load_runs(PRETRAIN, check_profile(profile))
-    evals = load_runs(FINETUNE, profile)
-    base = pre[pre["run"] == baseline_run(profile)]
-    pretraining = (base if len(base) else pre).iloc[0]
+    entries = plan(check_profile(profile))
+    pre = load_with_base(PRETRAIN, profile, entries, base.PRETRAIN)
+    evals = load_with_base(FINETUNE, profile, entries, base.FINETUNE)
+    baseline = pre[pre["run"] == baseline_run(profile)]
+    pretraining = (baseline if len(baseline) else pre).iloc[0]
     evaluation = evals.iloc[0] if len(evals) else None
-    base_run = RunDir(profile, PRETRAIN, pretraining["run"])
+    base_run = RunDir(profile, base.PRETRAIN if pretraining["base"] else PRETRAIN, pretraining["run"])
     model = MAEConfig(**base_run.read("config.json")["model"])
 
     def from_evaluation(column):

@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from mae_study.chapters.ablations.plan import (GRIDS, MODES, PRETRAIN, TABLES, check_table, finetune_params,
-                                               table_pretrain_runs)
+from mae_study.chapters.ablations.plan import (GRIDS, MODES, PRETRAIN, TABLES, check_table, evaluation_tasks,
+                                               pretrain_entry, table_pretrain_runs)
 from mae_study.chapters.ablations.results import (MODE_NAMES, arm_label, arm_value, encoder_width, mean_sd, paper_key,
                                                   paper_numbers, pretrain_table, results)
 from mae_study.report.style import book_style
@@ -110,7 +110,7 @@ def rungs(profile: str) -> pd.DataFrame:
     random = {f"random encoder, {MODE_NAMES['linear']}": (
         scratch.loc[scratch["mode"] == "linear", "accuracy_pct"] / 100).tolist()}
     full_scratch = (scratch.loc[scratch["mode"] == "full", "accuracy_pct"] / 100).tolist()
-    return task_rungs.task_rungs(finetune_params(profile, "scratch", "full"), full_scratch, arms, random)
+    return task_rungs.task_rungs(evaluation_tasks(profile), full_scratch, arms, random)
 
 
 @book_style()
@@ -147,6 +147,6 @@ def figure(profile: str, name: str, axes=None):
 
 def recon_runs(profile: str, seed: int = 0) -> dict[str, RunDir]:
     """The target table's two runs of one seed: {"pixels": RunDir, "normalised pixels": RunDir}."""
-    runs = {arm["norm_pix_loss"]: name for name, arm, params in table_pretrain_runs(check_profile(profile), "target")
-            if params["seed"] == seed}
-    return {arm_label("target", value): RunDir(profile, PRETRAIN, runs[value]) for value in (False, True)}
+    runs = {arm["norm_pix_loss"]: pretrain_entry(params)[:2]
+            for _, arm, params in table_pretrain_runs(check_profile(profile), "target") if params["seed"] == seed}
+    return {arm_label("target", value): RunDir(profile, *runs[value]) for value in (False, True)}

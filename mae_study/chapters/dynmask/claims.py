@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mae_study.chapters.dynmask.plan import DYNMASK_FINETUNE
-from mae_study.chapters.dynmask.tables import accuracy_per_encoder, finetune_table, pretrain_table
+from mae_study.chapters.dynmask.tables import (accuracy_per_encoder, finetune_table, pretrain_table, scratch_accuracy,
+                                               tasks)
 from mae_study.report.claims import Claim, claims_frame, deterministic_verdict, difference, rung_failures
-from mae_study.runs.rungs import probe_result
+from mae_study.runs.rungs import mean_probe
 
 COLUMNS = {"claim": "claim", "verdict": "verdict", "measured": "evidence", "failed_rungs": "untestable because"}
 """The columns of the chapter's claims table (`Claim` field -> title)."""
@@ -52,7 +52,7 @@ def accuracy_claims(pre: pd.DataFrame, evals: pd.DataFrame, pixel_probe: float |
     scratch above ``pixel_probe``, every condition it compares above scratch or the probe)."""
     ratios = sorted(pre["final_mask_ratio"].unique())
     per_encoder = accuracy_per_encoder(evals)
-    scratch = evals.loc[evals["method"] == "scratch", "accuracy"].tolist()
+    scratch = scratch_accuracy(evals)
 
     def acc(method, ratio):
         rows = per_encoder[(per_encoder["method"] == method) & (per_encoder["final_mask_ratio"] == ratio)]
@@ -114,5 +114,5 @@ def claims_from(pre: pd.DataFrame, evals: pd.DataFrame, pixel_probe: float | Non
 
 def claims(profile: str) -> pd.DataFrame:
     """Each claim of the paper with this profile's verdict and the numbers behind it."""
-    probe = probe_result(DYNMASK_FINETUNE.resolve(profile))
+    probe = mean_probe(tasks(profile))
     return claims_from(pretrain_table(profile), finetune_table(profile), probe["accuracy"] if probe else None)

@@ -29,8 +29,8 @@ def figure2(profile: str, ax=None):
     ax = ax or plt.subplots(figsize=(7, 3.6))[1]
     sns.lineplot(data=steps[steps["method"] == "dynamic"], x="position", y="mask_ratio", hue="schedule",
                  drawstyle="steps-post", ax=ax)
-    for _, static in steps[steps["method"] == "static"].groupby("schedule"):
-        ax.axhline(static["mask_ratio"].iloc[0], ls=":", color="grey", lw=1)
+    for ratio in sorted(first_seed.loc[first_seed["method"] == "static", "final_mask_ratio"].unique()):
+        ax.axhline(ratio, ls=":", color="grey", lw=1)
     ax.set_xlabel("epoch")
     ax.set_ylabel("mask ratio used")
     ax.set_title("dynamic schedules (static ratios dotted)")
@@ -39,20 +39,22 @@ def figure2(profile: str, ax=None):
 
 
 @book_style()
-def figure3(profile: str, ax=None):
-    """Fine-tuned accuracy (a fraction) against final mask ratio, static vs dynamic: mean and sd
-    over pre-trained encoders (each the mean of its fine-tuning trials)."""
+def figure3(profile: str, ax=None, mode: str = "full"):
+    """Fine-tuned (``mode="full"``) or linearly probed (``"linear"``) accuracy (a fraction) against
+    final mask ratio, static vs dynamic: mean and sd over pre-trained encoders (each the mean of its
+    evaluations); the fine-tuned scratch rung dashed."""
     evals = finetune_table(profile)
-    per_encoder = accuracy_per_encoder(evals)
+    per_encoder = accuracy_per_encoder(evals, mode)
     per_encoder["final ratio [%]"] = (per_encoder["final_mask_ratio"] * 100).round().astype(int)
     ax = ax or plt.subplots(figsize=(6, 3.8))[1]
     sns.pointplot(data=per_encoder, x="final ratio [%]", y="accuracy", hue="method", errorbar="sd",
                   dodge=0.2, capsize=0.1, ax=ax, hue_order=["static", "dynamic"])
-    scratch = evals[evals["method"] == "scratch"]["accuracy"]
+    scratch = evals[(evals["method"] == "scratch") & (evals["mode"] == "full")]["accuracy"]
     if len(scratch):
         ax.axhline(scratch.mean(), color="grey", ls="--", lw=1, label="no pre-training")
         ax.legend()
-    ax.set_ylabel(f"test accuracy (mean of last {int(evals['average_last'].iloc[0])} epochs)")
+    what = "fine-tuned" if mode == "full" else "linear probe"
+    ax.set_ylabel(f"{what} accuracy (mean of last {int(evals['average_last'].iloc[0])} epochs)")
     return ax
 
 

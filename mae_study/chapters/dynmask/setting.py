@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from mae_study.chapters.dynmask.plan import DYNMASK_FINETUNE, DYNMASK_PRETRAIN, FINETUNE, GRIDS, PRETRAIN
+from mae_study.chapters.dynmask.plan import (DYNMASK_FINETUNE, DYNMASK_PRETRAIN, FINETUNE, GRIDS, PRETRAIN,
+                                             finetune_entries)
 from mae_study.models import mae_config
 from mae_study.paths import REPO_ROOT
 from mae_study.report.page import reference
+from mae_study.runs import base
 from mae_study.runs.params import check_profile
 from mae_study.runs.results import load_runs
 
@@ -26,7 +28,7 @@ def setting(profile: str) -> dict:
     pretrain_images, finetune_images, pretrain_epochs, base_lr and optimizer (as the paper
     writes them), final_ratios, pretrain_trials, finetune_trials and average_last."""
     pre = load_runs(PRETRAIN, check_profile(profile)).iloc[0]
-    evals = load_runs(FINETUNE, profile)
+    evals = base.load_with_base(FINETUNE, profile, finetune_entries(profile), base.FINETUNE)
     ft = evals.iloc[0] if not evals.empty else None
     grid, paper_grid = GRIDS[profile], GRIDS["paper"]
     paper = reference("dynmask_table2_training").set_index("parameter")["pretrain"]

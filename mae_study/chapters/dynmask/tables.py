@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mae_study.chapters.dynmask.plan import DYNMASK_FINETUNE, FINETUNE, PRETRAIN
+from mae_study.chapters.dynmask.plan import DYNMASK_FINETUNE, FINETUNE, PRETRAIN, finetune_entries, pretrain_entries
 from mae_study.report.page import reference
 from mae_study.report.tables import mean_spread
+from mae_study.runs import base
 from mae_study.runs import rungs as task_rungs
 from mae_study.runs.params import check_profile
 from mae_study.runs.results import load_runs
@@ -18,21 +19,22 @@ from mae_study.train.schedules import dynmask_stages
 
 
 def pretrain_table(profile: str) -> pd.DataFrame:
-    """One row per finished pre-training run: method, ratio, seed, final loss, cost."""
-    runs = load_runs(PRETRAIN, check_profile(profile))
+    """One row per finished pre-training run: method, ratio, seed, final loss, cost; ``base``: the
+    run is the base recipe's pre-training, shared with the other chapters (`mae_study.runs.base`)."""
+    runs = base.load_with_base(PRETRAIN, check_profile(profile), pretrain_entries(profile), base.PRETRAIN)
     if runs.empty:
         return runs
     return pd.DataFrame({
         "run": runs["run"], "method": runs["config.params.method"],
         "final_mask_ratio": runs["config.params.final_mask_ratio"], "seed": runs["config.params.seed"],
         "final_loss": runs["final.final_loss"], "encoder_train_tflops": runs["final.encoder_train_tflops"],
-        "train_tflops": runs["final.train_tflops"], "wall_time_s": runs["final.wall_time_s"]})
+        "train_tflops": runs["final.train_tflops"], "wall_time_s": runs["final.wall_time_s"], "base": runs["base"]})
 
 
 def finetune_table(profile: str) -> pd.DataFrame:
     """One row per finished fine-tuning run, joined to its pre-training run's method and ratio;
     ``accuracy`` is a fraction (0-1); the method of a randomly initialised encoder is "scratch"."""
-    runs = load_runs(FINETUNE, check_profile(profile))
+    runs = base.load_with_base(FINETUNE, check_profile(profile), finetune_entries(profile), base.FINETUNE)
     if runs.empty:
         return runs
     evals = pd.DataFrame({"run": runs["run"], "pretrained": runs["config.params.pretrained"],
@@ -45,10 +47,11 @@ def finetune_table(profile: str) -> pd.DataFrame:
     return out
 
 
-def accuracy_per_encoder(evals: pd.DataFrame) -> pd.DataFrame:
-    """Mean accuracy of each pre-trained encoder over its fine-tuning trials (scratch left out):
-    method, final_mask_ratio, pretrained, accuracy."""
-    pretrained = evals[evals["method"] != "scratch"]
+def accuracy_per_encoder(evals: pd.DataFrame, mode: str = "full") -> pd.DataFrame:
+    """Mean accuracy of each pre-trained encoder over its evaluations in ``mode`` ("full":
+    fine-tuning, the paper's metric; "linear": the linear probe), scratch left out: method,
+    final_mask_ratio, pretrained, accuracy."""
+    pretrained = evals[(evals["method"] != "scratch") & (evals["mode"] == mode)]
     return pretrained.groupby(["method", "final_mask_ratio", "pretrained"], as_index=False)["accuracy"].mean()
 
 
@@ -60,16 +63,26 @@ def best_finetuned_accuracy(profile: str) -> float | None:
     return per_encoder["accuracy"].max() if len(per_encoder) else None
 
 
+def scratch_accuracy(evals: pd.DataFrame) -> list[float]:
+    """The fine-tuned accuracy of every randomly initialised encoder (the scratch rung)."""
+    return evals.loc[(evals["method"] == "scratch") & (evals["mode"] == "full"), "accuracy"].tolist() if len(evals) else []
+
+
+def tasks(profile: str) -> list:
+    """The labelled tasks of the chapter's evaluations (one per trial's data seed at `cpu`)."""
+    return [p for _, _, p, _ in finetune_entries(check_profile(profile))]
+
+
 def rungs(profile: str) -> pd.DataFrame:
-    """The task's rungs (chance, pixel probe, scratch) and every condition's fine-tuned accuracy,
-    one value per pre-trained encoder (`rungs.rungs_table`)."""
+    """The task's rungs (chance, pixel probe averaged over the trials' tasks, scratch) and every
+    condition's fine-tuned accuracy, one value per pre-trained encoder (`rungs.rungs_table`)."""
     evals = finetune_table(check_profile(profile))
-    scratch = evals.loc[evals["method"] == "scratch", "accuracy"].tolist() if len(evals) else []
+    scratch = scratch_accuracy(evals)
     per_encoder = accuracy_per_encoder(evals) if len(evals) else pd.DataFrame(
         columns=["method", "final_mask_ratio", "accuracy"])
     arms = {f"{m} {100 * r:.0f} %": g["accuracy"].tolist()
             for (r, m), g in per_encoder.groupby(["final_mask_ratio", "method"])}
-    return task_rungs.task_rungs(DYNMASK_FINETUNE.resolve(profile), scratch, arms)
+    return task_rungs.task_rungs(tasks(profile), scratch, arms)
 
 
 def summary(profile: str) -> pd.DataFrame:
@@ -82,9 +95,13 @@ def summary(profile: str) -> pd.DataFrame:
         columns={"mean": "loss_mean", "std": "loss_std", "n": "pretrain_trials"})
     if evals.empty:
         return loss
-    accuracy = mean_spread(accuracy_per_encoder(evals), by, "accuracy")[by + ["mean", "std"]].rename(
-        columns={"mean": "accuracy_mean", "std": "accuracy_std"})
-    return loss.merge(accuracy, on=by, how="left")
+    out = loss
+    for mode, prefix in (("full", "accuracy"), ("linear", "linear_probe")):
+        per_encoder = accuracy_per_encoder(evals, mode)
+        if len(per_encoder):
+            out = out.merge(mean_spread(per_encoder, by, "accuracy")[by + ["mean", "std"]].rename(
+                columns={"mean": f"{prefix}_mean", "std": f"{prefix}_std"}), on=by, how="left")
+    return out
 
 
 def table1(profile: str) -> pd.DataFrame:
@@ -157,14 +174,14 @@ def table4(profile: str) -> pd.DataFrame:
 
 
 def cost_table(profile: str) -> pd.DataFrame:
-    """What each pre-training condition cost (mean over trials) and what it bought (mean accuracy
-    over its fine-tuning runs, a fraction)."""
+    """What each pre-training condition cost (mean over trials) and what it bought (mean fine-tuned
+    accuracy over its encoders, a fraction)."""
     pre, evals = pretrain_table(profile), finetune_table(profile)
     cost = pre.groupby(["method", "final_mask_ratio"]).agg(
         encoder_train_tflops=("encoder_train_tflops", "mean"), train_tflops=("train_tflops", "mean"),
         wall_time_s=("wall_time_s", "mean")).reset_index()
     if not evals.empty:
-        accuracy = (evals[evals.method != "scratch"].groupby(["method", "final_mask_ratio"])["accuracy"].mean()
+        accuracy = (accuracy_per_encoder(evals).groupby(["method", "final_mask_ratio"])["accuracy"].mean()
                     .rename("accuracy"))
         cost = cost.merge(accuracy.reset_index(), on=["method", "final_mask_ratio"], how="left")
     return cost
