@@ -109,3 +109,14 @@ def test_results_header_is_the_line_every_page_shows():
     assert results_header("ci").data == "*Results shown: profile `ci`.*"
     assert results_header("ci", {"pre-training runs": 2, "fine-tuning runs": 3}, others_of="no_such_experiment").data == (
         "*Results shown: profile `ci`, 2 pre-training runs and 3 fine-tuning runs. Other profiles with results: none.*")
+
+
+def test_book_tables_drop_row_numbers_keep_a_named_index_and_scroll():
+    import pandas as pd
+    from mae_study.report.page import table_html
+    plain = table_html(pd.DataFrame({"arm": ["a", "b"], "accuracy %": [51.0, 53.5]}))
+    assert 'class="table-scroll"' in plain and "overflow-x: auto" in plain
+    assert "<th>0</th>" not in plain and "<th>1</th>" not in plain  # no row numbers
+    assert "<td>a</td>" in plain and "53.5" in plain
+    named = table_html(pd.DataFrame({"accuracy %": [51.0]}, index=pd.Index(["static 75 %"], name="condition")))
+    assert "static 75 %" in named and "condition" in named  # an index that says something stays

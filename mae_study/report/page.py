@@ -20,6 +20,26 @@ def book_profile() -> str:
     return check_profile(os.environ.get("MAE_STUDY_BOOK_PROFILE", "cpu"))
 
 
+def table_html(df: pd.DataFrame) -> str:
+    """A DataFrame as a book page shows it: without pandas' row numbers (a plain 0, 1, 2 ... index;
+    a named index, which says something, is kept), inside a box that scrolls sideways when the
+    table is wider than the page's column instead of being clipped."""
+    plain = isinstance(df.index, pd.RangeIndex) and df.index.name is None
+    return f'<div class="table-scroll" style="overflow-x: auto; max-width: 100%;">{df.to_html(index=not plain)}</div>'
+
+
+def use_book_tables() -> None:
+    """Makes the running notebook kernel show every DataFrame with `table_html` (a page calls it
+    once, in its first cell); nothing outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the book
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, table_html)
+
+
 def profiles_with_results(experiment: str) -> list[str]:
     """Profiles (in the order ci, cpu, gpu, paper) that have finished runs of ``experiment``."""
     return [p for p in PROFILES if find_runs(experiment, p)]

@@ -159,12 +159,13 @@ def table4(profile: str) -> pd.DataFrame:
     paper = reference("dynmask_table4_recon_loss").set_index("final_mask_ratio")
     rows = []
     for ratio in sorted({r for _, r in stats.index}):
-        static, dynamic = stats.loc[("static", ratio)], stats.loc[("dynamic", ratio)]
+        empty = pd.Series({"loss_mean": float("nan"), "loss_std": float("nan"), "pretrain_trials": 0})
+        static, dynamic = (stats.loc[(m, ratio)] if (m, ratio) in stats.index else empty for m in ("static", "dynamic"))
         row = {"final ratio [%]": round(ratio * 100),
                "static": static["loss_mean"], "static sd": static["loss_std"],
                "dynamic": dynamic["loss_mean"], "dynamic sd": dynamic["loss_std"],
                "dynamic - static": dynamic["loss_mean"] - static["loss_mean"],
-               "trials": int(static["pretrain_trials"])}
+               "trials": int(min(static["pretrain_trials"], dynamic["pretrain_trials"]))}
         key = round(ratio, 2)
         if key in paper.index:
             row.update({"paper static": paper.loc[key, "static"], "paper dynamic": paper.loc[key, "dynamic"],
