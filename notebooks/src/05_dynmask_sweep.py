@@ -10,7 +10,7 @@
 import pandas as pd
 from mae_study.chapters.dynmask import plan as dynmask, tables as dynmask_tables
 from mae_study.runs.params import notebook_params
-from mae_study.sweep import run_sweep
+from mae_study.sweep import in_progress, run_sweep
 
 _before = set(globals())
 
@@ -22,7 +22,11 @@ params = notebook_params(dynmask.DYNMASK_SWEEP, globals(), _before)
 dynmask.GRIDS[params["profile"]]
 
 # %%
-status = pd.DataFrame(run_sweep("dynmask", params["profile"]))
+# A sweep committed part-way (`data/results/<profile>/_sweeps/in_progress.json`) is listed, not
+# resumed: `make book` runs this notebook and must not compute for hours. Resume it with
+# `python -m mae_study.sweep dynmask --profile cpu`.
+status = pd.DataFrame(run_sweep("dynmask", params["profile"],
+                             dry_run="dynmask" in in_progress(params["profile"])))
 status.groupby(["experiment", "status"]).size()
 
 # %% [markdown]

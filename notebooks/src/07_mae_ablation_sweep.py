@@ -14,7 +14,7 @@ import pandas as pd
 from mae_study.chapters.ablations import claims as ablation_claims, tables as ablation_tables
 from mae_study.chapters.ablations.plan import MAE_ABLATION_SWEEP, grids_table
 from mae_study.runs.params import notebook_params
-from mae_study.sweep import run_sweep
+from mae_study.sweep import in_progress, run_sweep
 
 _before = set(globals())
 
@@ -27,7 +27,11 @@ params = notebook_params(MAE_ABLATION_SWEEP, globals(), _before)
 grids_table(params["profile"], params["tables"])
 
 # %%
-status = pd.DataFrame(run_sweep("mae_ablations", params["profile"], tables=params["tables"]))
+# A sweep committed part-way (`data/results/<profile>/_sweeps/in_progress.json`) is listed, not
+# resumed: `make book` runs this notebook and must not compute for hours. Resume it with
+# `python -m mae_study.sweep mae_ablations --profile cpu`.
+status = pd.DataFrame(run_sweep("mae_ablations", params["profile"], tables=params["tables"],
+                             dry_run="mae_ablations" in in_progress(params["profile"])))
 status.groupby(["experiment", "status"]).size()
 
 # %% [markdown]
