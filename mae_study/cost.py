@@ -8,7 +8,7 @@ import argparse
 
 import pandas as pd
 
-from mae_study.runs.cost import rebuild_cost, sweep_records  # noqa: F401
+from mae_study.runs.cost import rebuild_cost, sweep_records  # noqa: F401 (the command's tables)
 from mae_study.runs.params import PROFILES, check_profile
 from mae_study.runs.results import RunDir
 
@@ -63,20 +63,16 @@ def book_budget(profile: str = "cpu") -> pd.DataFrame:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="cpu", choices=PROFILES)
-    args = parser.parse_args(argv)
-    table = rebuild_cost(args.profile)
-    print(table.to_string(index=False))
-    print(f"total: {table['runs'].sum()} runs, {table['wall_time_min'].sum():.0f} minutes of recorded wall time")
-    sweeps = sweep_records(args.profile)
-    if len(sweeps):
-        print("\nsweeps (data/results/<profile>/_sweeps/*.json):")
-        print(sweeps.to_string(index=False))
-    if args.profile != "cpu":
+    """`mae_study.runs.cost.main`'s tables, then, at ``cpu``, the whole book's budget."""
+    from mae_study.runs.cost import main as runs_main
+    args = argparse.ArgumentParser(add_help=False)
+    args.add_argument("--profile", default="cpu", choices=PROFILES)
+    profile = args.parse_known_args(argv)[0].profile
+    runs_main(argv)
+    if profile != "cpu":
         return
-    budget = book_budget(args.profile)
-    print(f"\nthe whole {args.profile} book from scratch, hours on {CORES} cores (measured runs, the rest "
+    budget = book_budget(profile)
+    print(f"\nthe whole {profile} book from scratch, hours on {CORES} cores (measured runs, the rest "
           "estimated from the same experiment's finished runs):")
     print(budget.round(2).to_string(index=False))
     total = budget["total_h"].sum(skipna=False)
