@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine (Python 3.11, pip reaching PyPI):
 #   make book   - create .venv, run every experiment notebook at the cpu profile, build the HTML book
 #   make test   - create .venv, run pytest, nbval over notebooks/ at the ci profile, build the book at ci
+#                 and read it in headless Chromium (installed from the package manager when missing)
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -11,7 +12,7 @@ export PYTHONHASHSEED := 0
 PROFILE ?= cpu
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: book test nbval nbval-trial venv run-notebooks html clean clean-results notebooks bench check-html check-fresh-clone
+.PHONY: book test nbval nbval-trial venv run-notebooks html clean clean-results notebooks bench check-html check-fresh-clone browser check-browser
 
 venv: $(STAMP)
 
@@ -53,7 +54,7 @@ test: $(STAMP)
 	rm -rf data/results/ci
 	MAE_STUDY_PROFILE=ci $(PY) -m pytest -q --durations=20 tests --ignore=tests/book
 	$(MAKE) nbval nbval-trial
-	$(MAKE) html check-html PROFILE=ci
+	$(MAKE) html check-html check-browser PROFILE=ci
 	$(MAKE) check-fresh-clone
 
 # The notebooks against their stored ci results (see NBVAL above); `make nbval NBVAL_ENV=` runs
@@ -69,6 +70,16 @@ nbval-trial: $(STAMP)
 # The built book shows no raw object repr, missing image, broken link or unrendered formula.
 check-html: $(STAMP)
 	MAE_STUDY_HTML=_build/$(PROFILE)/_build/html $(PY) -m pytest -q -p no:cacheprovider tests/book
+
+# The built book read in headless Chromium, offline, at a laptop's screen size: every formula typeset
+# by MathJax without an error, no console error, every image decoded, no table wider than the text
+# column, Japanese and Korean drawn with the book's own font; then a copy with one broken formula
+# must fail (tools/browser_check.py). `make browser` installs Chromium when the machine has none.
+browser:
+	tools/install_chromium.sh
+
+check-browser: $(STAMP) browser
+	$(PY) tools/browser_check.py --trial _build/$(PROFILE)/_build/html
 
 # `make book` on a clean checkout of the committed tree (no weights, no untracked files) builds the
 # cpu book from the committed results and computes nothing.
