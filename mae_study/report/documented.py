@@ -34,16 +34,22 @@ def _commands_in(text: str) -> list[str]:
 
 
 def documented_commands(root: Path = REPO_ROOT) -> list[tuple[str, str]]:
-    """(file, command) of every documented command, in reading order, each command once."""
+    """(file, command) of every documented command, in reading order, each command once; the
+    chapters' exercises (rendered into their pages from `mae_study.report.exercises`) last."""
+    from mae_study.report.exercises import all_exercises
+
     out, seen = [], set()
+    found = []
     for path in documentation_files(root):
         text = path.read_text()
         if path.suffix == ".py":  # percent-format notebook sources: comments hold the text
             text = "\n".join(line[2:] if line.startswith("# ") else line for line in text.splitlines())
-        for command in _commands_in(text):
-            if command not in seen:
-                seen.add(command)
-                out.append((str(path.relative_to(root)), command))
+        found += [(str(path.relative_to(root)), command) for command in _commands_in(text)]
+    found += [(f"book/{page}.md (exercise)", ex.command()) for page, ex in all_exercises()]
+    for where, command in found:
+        if command not in seen:
+            seen.add(command)
+            out.append((where, command))
     return out
 
 

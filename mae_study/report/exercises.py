@@ -1,0 +1,152 @@
+"""Exercises for a class: one papermill command with one changed parameter, answered from the runs.
+
+Each chapter package defines its ``EXERCISES`` (a tuple of `Exercise`). An exercise names the
+notebook a student runs and the one parameter they change; the run that command makes is found by
+the notebook's own experiment and naming rule (`auto_run_name`), so the page shows the command, the
+cost recorded in that run's provenance (what computing it afresh took, and on what), and an
+answer rendered from the committed result files, hidden behind a toggle. A command is collected
+by `mae_study.report.documented`, so CI runs it at the ``ci`` profile like every documented one.
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from mae_study.runs.params import Experiment, Params
+from mae_study.runs.results import RunDir
+from mae_study.runs.skeleton import auto_run_name
+
+CHAPTERS = ("dynmask",)  # chapter packages with exercises, in the book's order
+PAGES = {"ladder": "data", "mae": "mae", "ablations": "mae_ablations", "dynmask": "dynmask", "kd": "kd",
+         "synthetic": "synthetic"}  # chapter package -> book page
+TITLES = {"data": "The data", "mae": "Masked autoencoders", "mae_ablations": "The MAE ablations",
+          "dynmask": "Dynamic masking", "kd": "Distillation", "synthetic": "Synthetic pre-training"}
+
+
+@dataclass(frozen=True)
+class Exercise:
+    title: str
+    question: str                         # Markdown
+    shows: str                            # what it teaches, one sentence for the teacher's page
+    notebook: str                         # notebooks/<notebook>.ipynb
+    experiment: Experiment                # what the notebook resolves its parameters with
+    change: tuple[str, Any]               # the one parameter the student changes, and its value
+    answer: Callable[[str], str | None]   # profile -> Markdown from result files; None: not run yet
+    locate: Callable[[Params], RunDir] | None = None  # where the run lands, if not by auto_run_name
+
+    def __post_init__(self):
+        name, value = self.change
+        if name not in self.experiment.defaults["cpu"]:
+            raise ValueError(f"exercise {self.title!r}: {self.notebook} has no parameter {name!r}")
+
+    def command(self) -> str:
+        name, value = self.change
+        return f"papermill notebooks/{self.notebook}.ipynb out.ipynb -p {name} {_cli(value)}"
+
+    def params(self, profile: str) -> Params:
+        return self.experiment.resolve(profile, **dict([self.change]))
+
+    def run(self, profile: str) -> RunDir:
+        p = self.params(profile)
+        return self.locate(p) if self.locate else RunDir(profile, self.experiment.name, auto_run_name(p))
+
+
+def _cli(value: Any) -> str:
+    return repr(value) if isinstance(value, (list, tuple)) else str(value)
+
+
+def chapter_exercises(chapter: str) -> tuple[Exercise, ...]:
+    return importlib.import_module(f"mae_study.chapters.{chapter}.exercises").EXERCISES
+
+
+def all_exercises() -> list[tuple[str, Exercise]]:
+    """(book page, exercise) for every chapter, in the book's order."""
+    return [(PAGES[c], e) for c in CHAPTERS for e in chapter_exercises(c)]
+
+
+def cost(exercise: Exercise, profile: str) -> dict | None:
+    """Recorded wall time of the exercise's run and the machine it ran on; None if not run."""
+    run = exercise.run(profile)
+    if not run.is_finished() or not run.file("provenance.json").exists():
+        return None
+    prov = run.read("provenance.json")
+    hw = prov.get("hardware", {})
+    return {"minutes": prov["wall_time_s"] / 60, "cpu": hw.get("cpu", "?"), "cores": hw.get("cpu_count"),
+            "threads": hw.get("torch_threads"), "device": hw.get("device", "cpu"),
+            "weights_minutes": _weights_minutes(exercise.params(profile))}
+
+
+def _weights_minutes(p: Params) -> float | None:
+    """A fine-tuning needs its pre-training's weights, which are not committed: the recorded wall
+    time of that pre-training (what a fresh clone spends recomputing them), or None."""
+    if p.get("pretrained") in (None, "scratch") or "pretrain_experiment" not in p:
+        return None
+    source = RunDir(p["profile"], p["pretrain_experiment"], p["pretrained"])  # read, never recomputed here
+    return source.read("provenance.json")["wall_time_s"] / 60 if source.file("provenance.json").exists() else None
+
+
+def cost_sentence(exercise: Exercise, profile: str) -> str:
+    c = cost(exercise, profile)
+    if c is None:
+        return "Its run is not among the committed results yet, so it computes from scratch."
+    where = f"{c['cpu']}, {c['cores']} cores, {c['threads']} thread(s)" if c["device"] == "cpu" else c["device"]
+    weights = ("" if c["weights_minutes"] is None else
+               f" It fine-tunes a committed pre-training whose weights are not committed: computing the "
+               f"run afresh recomputes them first, {c['weights_minutes']:.1f} more minutes as recorded.")
+    return (f"Reading the committed run back takes seconds; computing it afresh took "
+            f"{c['minutes']:.1f} minutes ({where}).{weights}")
+
+
+def render(chapter: str, profile: str) -> str:
+    """The chapter's exercises as Markdown: question, command, cost, and the answer in a toggle."""
+    parts = []
+    for i, ex in enumerate(chapter_exercises(chapter), 1):
+        answer = ex.answer(profile)
+        answer = answer if answer is not None else (
+            "The committed results do not hold this answer yet: its runs are part of a sweep in progress.")
+        parts.append(f"**Exercise {i}: {ex.title}.** {ex.question}\n\n```bash\n{ex.command()}\n```\n\n"
+                     f"{cost_sentence(ex, profile)}\n\n<details><summary>Answer (from the committed runs)"
+                     f"</summary>\n\n{answer}\n\n</details>\n")
+    return "\n".join(parts)
+
+
+def overview(profile: str) -> pd.DataFrame:
+    """Every exercise: chapter, title, command, recorded cost (for the teacher's page)."""
+    rows = []
+    for page, ex in all_exercises():
+        c = cost(ex, profile)
+        rows.append({"chapter": page, "exercise": ex.title, "what it shows": ex.shows, "command": ex.command(),
+                     "minutes to compute": None if c is None else round(c["minutes"], 1),
+                     "with the weights it needs": None if c is None or c["weights_minutes"] is None
+                     else round(c["minutes"] + c["weights_minutes"], 1),
+                     "machine": None if c is None else f"{c['cpu']}, {c['threads']} thread(s)",
+                     "answer committed": ex.run(profile).is_finished()})
+    return pd.DataFrame(rows)
+
+
+def teacher_list(profile: str) -> str:
+    """The overview as a Markdown list: chapter, exercise, what it shows, command and cost."""
+    lines = []
+    for _, row in overview(profile).iterrows():
+        if pd.isna(row["minutes to compute"]):
+            cost_text = "not run yet"
+        else:
+            extra = ("" if pd.isna(row["with the weights it needs"]) else
+                     f", {row['with the weights it needs']:.1f} with the pre-training whose weights it needs")
+            cost_text = f"{row['minutes to compute']:.1f} minutes to compute{extra} ({row['machine']})"
+        lines.append(f"- **{TITLES[row['chapter']]}: {row['exercise']}.** It shows {row['what it shows']}. "
+                     f"`{row['command']}`: {cost_text}.")
+    return "\n".join(lines)
+
+
+def accuracy(run: RunDir, key: str = "test_accuracy_last_k") -> float | None:
+    """A finished run's accuracy in percent, or None."""
+    return 100 * run.read("final.json")[key] if run.is_finished() else None
+
+
+def first_missing(values: Mapping[str, float | None]) -> str | None:
+    return next((k for k, v in values.items() if v is None), None)

@@ -1,0 +1,78 @@
+"""The chapters' exercises: one command with one changed parameter, answered from the runs it names."""
+import json
+import re
+import shlex
+
+import pytest
+
+from mae_study.report import exercises as ex
+from mae_study.report.documented import documented_commands
+from mae_study.runs.results import RunDir
+
+ALL = ex.all_exercises()
+
+
+def test_every_chapter_package_with_exercises_has_at_least_two_and_a_page():
+    for chapter in ex.CHAPTERS:
+        assert len(ex.chapter_exercises(chapter)) >= 2, chapter
+        assert ex.PAGES[chapter] in {page for page, _ in ALL}
+
+
+@pytest.mark.parametrize("page, e", ALL, ids=[e.title for _, e in ALL])
+def test_the_command_changes_one_parameter_away_from_its_default(page, e):
+    args = shlex.split(e.command())
+    assert args[:2] == ["papermill", f"notebooks/{e.notebook}.ipynb"] and args.count("-p") == 1
+    name, value = e.change
+    assert args[-2:] == [name, str(value)]
+    for profile in ("ci", "cpu"):
+        default = e.experiment.resolve(profile)
+        changed = e.params(profile)
+        assert changed[name] != default[name], f"{e.title}: {name}={value!r} is already the default at {profile}"
+
+
+def test_exercise_commands_are_documented_so_ci_runs_them():
+    documented = {c for _, c in documented_commands()}
+    assert {e.command() for _, e in ALL} <= documented
+
+
+def test_a_parameter_the_notebook_does_not_have_is_refused_when_the_exercise_is_defined():
+    _, e = ALL[0]
+    with pytest.raises(ValueError, match="no parameter 'not_a_parameter'"):
+        ex.Exercise("t", "q", "s", e.notebook, e.experiment, ("not_a_parameter", 1), e.answer)
+
+
+@pytest.mark.parametrize("page, e", ALL, ids=[e.title for _, e in ALL])
+def test_with_no_runs_there_is_no_answer_and_no_cost(page, e, results_dir):
+    assert e.answer("cpu") is None and ex.cost(e, "cpu") is None
+    assert "do not hold this answer yet" in ex.render(_chapter(page), "cpu")
+
+
+def _chapter(page):
+    return next(c for c, p in ex.PAGES.items() if p == page)
+
+
+def test_cost_is_the_runs_recorded_wall_time_plus_its_pretraining_for_a_finetuning(results_dir):
+    _, e = next((p, e) for p, e in ALL if e.params("cpu").get("pretrained") not in (None, "scratch"))
+    run = e.run("cpu")
+    p = e.params("cpu")
+    source = RunDir("cpu", p["pretrain_experiment"], p["pretrained"])
+    for r, seconds in ((run, 90.0), (source, 300.0)):
+        r.path.mkdir(parents=True)
+        r.file("provenance.json").write_text(json.dumps(
+            {"wall_time_s": seconds, "hardware": {"cpu": "Test CPU", "cpu_count": 2, "torch_threads": 1}}))
+        r.file("final.json").write_text(json.dumps({"test_accuracy_last_k": 0.5}))
+    c = ex.cost(e, "cpu")
+    assert c["minutes"] == pytest.approx(1.5) and c["weights_minutes"] == pytest.approx(5.0)
+    sentence = ex.cost_sentence(e, "cpu")
+    assert "1.5 minutes (Test CPU, 2 cores, 1 thread(s))" in sentence and "5.0 more minutes" in sentence
+
+
+def test_committed_answers_quote_the_committed_accuracies():
+    """At cpu, each committed answer holds the accuracy of the exercise's own run, as its final.json has it."""
+    answered = [(p, e) for p, e in ALL if e.answer("cpu") is not None]
+    assert answered, "the committed cpu results answer at least one exercise"
+    for _, e in answered:
+        acc = 100 * e.run("cpu").read("final.json")["test_accuracy_last_k"]
+        assert f"{acc:.1f} %" in e.answer("cpu"), e.title
+    rendered = "".join(ex.render(c, "cpu") for c in ex.CHAPTERS)
+    assert rendered.count("<details>") == len(ALL) and len(re.findall(r"```bash\npapermill ", rendered)) == len(ALL)
