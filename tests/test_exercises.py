@@ -76,3 +76,15 @@ def test_committed_answers_quote_the_committed_accuracies():
         assert f"{acc:.1f} %" in e.answer("cpu"), e.title
     rendered = "".join(ex.render(c, "cpu") for c in ex.CHAPTERS)
     assert rendered.count("<details>") == len(ALL) and len(re.findall(r"```bash\npapermill ", rendered)) == len(ALL)
+
+
+def test_a_notebook_that_makes_several_runs_costs_their_sum_and_needs_all_of_them(results_dir):
+    _, e = next((p, e) for p, e in ALL if len(e.runs("cpu")) > 1)
+    runs = e.runs("cpu")
+    assert len({r.path for r in runs}) == len(runs)
+    for i, r in enumerate(runs):
+        r.path.mkdir(parents=True)
+        r.file("provenance.json").write_text(json.dumps({"wall_time_s": 60.0 * (i + 1), "hardware": {}}))
+        assert ex.cost(e, "cpu") is None  # one run still missing: no cost, no committed answer
+        r.file("final.json").write_text(json.dumps({"test_accuracy_last_k": 0.5}))
+    assert ex.cost(e, "cpu")["minutes"] == pytest.approx(sum(range(1, len(runs) + 1)))

@@ -20,7 +20,7 @@ from mae_study.runs.params import Experiment, Params
 from mae_study.runs.results import RunDir
 from mae_study.runs.skeleton import auto_run_name
 
-CHAPTERS = ("dynmask",)  # chapter packages with exercises, in the book's order
+CHAPTERS = ("ablations", "dynmask")  # chapter packages with exercises, in the book's order
 PAGES = {"ladder": "data", "mae": "mae", "ablations": "mae_ablations", "dynmask": "dynmask", "kd": "kd",
          "synthetic": "synthetic"}  # chapter package -> book page
 TITLES = {"data": "The data", "mae": "Masked autoencoders", "mae_ablations": "The MAE ablations",
@@ -36,7 +36,8 @@ class Exercise:
     experiment: Experiment                # what the notebook resolves its parameters with
     change: tuple[str, Any]               # the one parameter the student changes, and its value
     answer: Callable[[str], str | None]   # profile -> Markdown from result files; None: not run yet
-    locate: Callable[[Params], RunDir] | None = None  # where the run lands, if not by auto_run_name
+    locate: Callable[[Params], list[RunDir]] | None = None  # every run the command makes, if not
+    #                                                         one named by auto_run_name
 
     def __post_init__(self):
         name, value = self.change
@@ -50,9 +51,13 @@ class Exercise:
     def params(self, profile: str) -> Params:
         return self.experiment.resolve(profile, **dict([self.change]))
 
-    def run(self, profile: str) -> RunDir:
+    def runs(self, profile: str) -> list[RunDir]:
+        """Every run the command makes (a pre-training and its evaluations, say), first the main one."""
         p = self.params(profile)
-        return self.locate(p) if self.locate else RunDir(profile, self.experiment.name, auto_run_name(p))
+        return self.locate(p) if self.locate else [RunDir(profile, self.experiment.name, auto_run_name(p))]
+
+    def run(self, profile: str) -> RunDir:
+        return self.runs(profile)[0]
 
 
 def _cli(value: Any) -> str:
@@ -69,13 +74,14 @@ def all_exercises() -> list[tuple[str, Exercise]]:
 
 
 def cost(exercise: Exercise, profile: str) -> dict | None:
-    """Recorded wall time of the exercise's run and the machine it ran on; None if not run."""
-    run = exercise.run(profile)
-    if not run.is_finished() or not run.file("provenance.json").exists():
+    """Recorded wall time of the exercise's runs (summed) and the machine the first ran on; None
+    unless every run finished."""
+    runs = exercise.runs(profile)
+    if not all(r.is_finished() and r.file("provenance.json").exists() for r in runs):
         return None
-    prov = run.read("provenance.json")
-    hw = prov.get("hardware", {})
-    return {"minutes": prov["wall_time_s"] / 60, "cpu": hw.get("cpu", "?"), "cores": hw.get("cpu_count"),
+    provs = [r.read("provenance.json") for r in runs]
+    hw = provs[0].get("hardware", {})
+    return {"minutes": sum(p["wall_time_s"] for p in provs) / 60, "cpu": hw.get("cpu", "?"), "cores": hw.get("cpu_count"),
             "threads": hw.get("torch_threads"), "device": hw.get("device", "cpu"),
             "weights_minutes": _weights_minutes(exercise.params(profile))}
 
@@ -97,7 +103,9 @@ def cost_sentence(exercise: Exercise, profile: str) -> str:
     weights = ("" if c["weights_minutes"] is None else
                f" It fine-tunes a committed pre-training whose weights are not committed: computing the "
                f"run afresh recomputes them first, {c['weights_minutes']:.1f} more minutes as recorded.")
-    return (f"Reading the committed run back takes seconds; computing it afresh took "
+    n = len(exercise.runs(profile))
+    runs = "its run" if n == 1 else f"its {n} runs"
+    return (f"Reading the committed results back takes seconds; computing {runs} afresh took "
             f"{c['minutes']:.1f} minutes ({where}).{weights}")
 
 
@@ -124,7 +132,7 @@ def overview(profile: str) -> pd.DataFrame:
                      "with the weights it needs": None if c is None or c["weights_minutes"] is None
                      else round(c["minutes"] + c["weights_minutes"], 1),
                      "machine": None if c is None else f"{c['cpu']}, {c['threads']} thread(s)",
-                     "answer committed": ex.run(profile).is_finished()})
+                     "answer committed": all(r.is_finished() for r in ex.runs(profile))})
     return pd.DataFrame(rows)
 
 
