@@ -5,8 +5,9 @@
 
 A page fails when MathJax left a formula untypeset or typeset it as an error, the console reports
 an error (a script exception, a file that did not load), an image did not decode, a table is wider
-than the text column without a scrolling box of its own, or text in Japanese or Korean is drawn
-by any font other than the book's own CJK font (so a laptop without one shows no empty boxes).
+than the text column without a scrolling box of its own or shows pandas' row numbers, or text in
+Japanese or Korean is drawn by any font other than the book's own CJK font (so a laptop without
+one shows no empty boxes).
 Chromium is driven through its DevTools protocol over a pipe (no driver, no package); `make
 browser` installs it from the machine's package manager when it is missing, or set CHROMIUM.
 """
@@ -55,6 +56,12 @@ PAGE_CHECK = r"""
       problems.push(`table wider than its column (${Math.round(box.right - right)} px past it, ` +
                     `${scroller ? 'its scrolling box' : 'no scrolling box'}): "${head}"`);
     }
+  }
+  for (const table of document.querySelectorAll('table')) {
+    const heads = [...table.querySelectorAll('tbody tr')].map(tr => tr.querySelector('th'));
+    if (heads.length > 1 && heads.every((th, i) => th && th.textContent.trim() === String(i)))
+      problems.push(`table shows pandas' row numbers 0..${heads.length - 1} as its first column: "` +
+                    (table.querySelector('thead') || table).textContent.trim().replace(/\s+/g, ' ').slice(0, 40) + '"');
   }
   await document.fonts.ready;
   const cjk = /[\u3000-\u30ff\u3130-\u318f\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]/;

@@ -20,7 +20,7 @@ from mae_study.runs.params import Experiment, Params
 from mae_study.runs.results import RunDir
 from mae_study.runs.skeleton import auto_run_name
 
-CHAPTERS = ("ablations", "dynmask")  # chapter packages with exercises, in the book's order
+CHAPTERS = ("ladder", "mae", "ablations", "dynmask")  # chapter packages with exercises, in the book's order
 PAGES = {"ladder": "data", "mae": "mae", "ablations": "mae_ablations", "dynmask": "dynmask", "kd": "kd",
          "synthetic": "synthetic"}  # chapter package -> book page
 TITLES = {"data": "The data", "mae": "Masked autoencoders", "mae_ablations": "The MAE ablations",
