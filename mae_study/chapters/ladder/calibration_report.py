@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mae_study.chapters.ladder.calibration import EXPERIMENT
+from mae_study.chapters.ladder.calibration import EXPERIMENT, TASKS
 from mae_study.data.builtin import DEFAULT_SETTING
 from mae_study.runs.params import check_profile
 from mae_study.runs.results import load_runs
@@ -18,8 +18,10 @@ COLUMNS = {"final.task": "task", "final.num_train": "train images", "final.num_t
 
 def calibration_table(profile: str) -> pd.DataFrame:
     """One row per calibrated task (`COLUMNS`), with the built-in setting it used ("-" for a
-    task without settings). The calibration runs name none: they used the default setting."""
+    task without settings). The calibration runs name none: they used the default setting. Runs
+    with other parameters (an exercise's, named ``<task>_p<digest>``) are not the calibration."""
     runs = load_runs(EXPERIMENT, check_profile(profile))
+    runs = runs[runs["run"].isin(TASKS)] if len(runs) else runs
     table = runs[list(COLUMNS)].rename(columns=COLUMNS)
     setting = runs.get("config.params.data_setting", pd.Series([None] * len(runs), index=runs.index))
     table.insert(1, "setting", [(s if isinstance(s, str) else DEFAULT_SETTING) if t == "builtin" else "-"

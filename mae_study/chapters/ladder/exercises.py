@@ -26,10 +26,20 @@ def _compare(profile: str, change: dict, label: str, lesson: str) -> str | None:
     if base is None or other is None:
         return None
     lines = [f"| task | rung | default | {label} |", "|---|---|---|---|"]
+    notes = []
     for task in base:
         for key, rung in (("pixel_linear_probe", "pixel probe"), ("scratch_vit", "ViT from scratch")):
             lines.append(f"| {task} | {rung} | {100 * base[task][key]:.1f} % | {100 * other[task][key]:.1f} % |")
-    return "\n".join(lines) + f"\n\n{lesson}"
+        moved = {k: 100 * (other[task][k] - base[task][k]) for k in ("pixel_linear_probe", "scratch_vit")}
+        note = (f"On {task} the pixel probe moves {moved['pixel_linear_probe']:+.1f} points and the ViT "
+                f"from scratch {moved['scratch_vit']:+.1f}")
+        if all(r["scratch_vit"] < r["pixel_linear_probe"] for r in (base[task], other[task])):
+            note += ", and the ViT stays below the pixel probe in both (a linear classifier on raw pixels beats it)"
+            if task == "builtin":
+                note += (": the reason the data chapter recalibrated the built-in data (`distinct-v2`) before "
+                         "any chapter used it")
+        notes.append(note + ".")
+    return "\n".join(lines) + "\n\n" + " ".join(notes) + f" {lesson}"
 
 
 EXERCISES = (
@@ -42,9 +52,9 @@ EXERCISES = (
         notebook="01_data_calibration", experiment=CALIBRATION, change=("image_size", 16), locate=_runs,
         answer=lambda profile: _compare(
             profile, {"image_size": 16}, "16 px",
-            "One run per cell. Where a rung hardly moves, the task's information survives the "
-            "down-sampling; where the ViT loses more than the probe, its patches (fixed in pixels) "
-            "now cover a larger share of the image.")),
+            "One run per cell. Where a rung hardly moves, what the task needs survives the "
+            "down-sampling; the ViT's patches are fixed in pixels, so at 16 px each covers four times "
+            "the share of the image and the sequence is four times shorter.")),
     Exercise(
         title="another draw of the data",
         question="Calibrate on another draw of the built-in data (`data_seed` `1`: other images of "
@@ -54,7 +64,7 @@ EXERCISES = (
         notebook="01_data_calibration", experiment=CALIBRATION, change=("data_seed", 1), locate=_runs,
         answer=lambda profile: _compare(
             profile, {"data_seed": 1}, "data seed 1",
-            "The digits task is a fixed data set, so only the training seed changes it; the "
-            "built-in task changes its images too. Compare the differences with the spread that the "
-            "data chapter's ladder reports over its three trials.")),
+            "The digits images are fixed and the seed redraws only their train/test split; the "
+            "built-in task's images are generated anew. Compare the differences with the spread that "
+            "the data chapter's ladder reports over its three trials.")),
 )
