@@ -120,3 +120,17 @@ def test_book_tables_drop_row_numbers_keep_a_named_index_and_scroll():
     assert "<td>a</td>" in plain and "53.5" in plain
     named = table_html(pd.DataFrame({"accuracy %": [51.0]}, index=pd.Index(["static 75 %"], name="condition")))
     assert "static 75 %" in named and "condition" in named  # an index that says something stays
+
+
+def test_values_are_rounded_to_two_significant_digits_of_the_smallest_spread():
+    import numpy as np
+    import pandas as pd
+    from mae_study.report.tables import round_to_spread, spread_decimals
+    assert spread_decimals(0.00137) == 4 and spread_decimals(0.0137) == 3 and spread_decimals(2.5) == 1
+    assert spread_decimals(37.0) == 0 and spread_decimals(0.0) is None and spread_decimals(np.nan) is None
+    df = pd.DataFrame({"m": [0.391253, 0.608964], "sd": [0.00137, 0.0213], "n": [3, 3]})
+    out = round_to_spread(df, {"m": "sd"})
+    assert out["m"].tolist() == [0.3913, 0.609] and out["sd"].tolist() == [0.0014, 0.0213]
+    assert out["n"].tolist() == [3, 3]  # other columns untouched
+    single = round_to_spread(pd.DataFrame({"m": [0.123456], "sd": [np.nan]}), {"m": "sd"}, default=2)
+    assert single["m"].tolist() == [0.12]

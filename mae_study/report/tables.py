@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -66,3 +68,23 @@ def plot_ratio_and_loss(steps: pd.DataFrame):
     loss_ax.set_xlabel("step")
     fig.tight_layout()
     return fig
+
+
+def spread_decimals(spread: float, digits: int = 2) -> int | None:
+    """Decimals that keep ``digits`` significant digits of ``spread`` (0.00137 -> 4: 0.0014);
+    None for a spread that is missing or zero (nothing to round to)."""
+    if spread is None or not np.isfinite(spread) or spread <= 0:
+        return None
+    return max(0, digits - 1 - int(np.floor(np.log10(spread))))
+
+
+def round_to_spread(df: pd.DataFrame, spreads: dict[str, str], digits: int = 2, default: int = 4) -> pd.DataFrame:
+    """Each value column ``spreads`` names rounded, with its spread column, to the decimals of the
+    column's smallest spread at ``digits`` significant digits: no digit finer than any row's spread
+    supports is shown (``default`` decimals where no spread is known, one trial say)."""
+    out = df.copy()
+    for value, spread in spreads.items():
+        known = [d for d in (spread_decimals(s, digits) for s in out[spread]) if d is not None]
+        decimals = max(known) if known else default
+        out[[value, spread]] = out[[value, spread]].round(decimals)
+    return out
