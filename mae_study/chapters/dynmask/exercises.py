@@ -42,7 +42,7 @@ def _ratio95_answer(profile: str) -> str | None:
             f"**{dynamic:.1f} %**, {better} the static 95 % encoder ({static:.1f} %), and "
             f"{'above' if dynamic > base else 'below'} the default dynamic 75 % one ({base:.1f} %). "
             "With one seed a side this is one sample of each: whether the gap is larger than the "
-            "seed-to-seed spread is what the chapter's Table 4 and its claims table decide, over "
+            "seed-to-seed spread is what the chapter's Figure 3 and its claims table decide, over "
             "three trials. Read the pre-training losses too (notebook 03's output): the curriculum "
             "spends its early epochs at lower ratios, where reconstruction is easier.")
 
