@@ -1,5 +1,6 @@
 """The package's layout: no import cycle (imports inside functions included), no module over 300
-lines, and nothing below the chapters imports one (only `mae_study.sweep` and the chapters do)."""
+lines, and nothing below the chapters imports one (only `mae_study.sweep`, `mae_study.classroom`
+and the chapters do)."""
 import ast
 from pathlib import Path
 

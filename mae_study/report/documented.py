@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 from mae_study.paths import REPO_ROOT
@@ -33,11 +34,10 @@ def _commands_in(text: str) -> list[str]:
     return [c for c in found if c.startswith(_STARTS)]
 
 
-def documented_commands(root: Path = REPO_ROOT) -> list[tuple[str, str]]:
-    """(file, command) of every documented command, in reading order, each command once; the
-    chapters' exercises (rendered into their pages from `mae_study.report.exercises`) last."""
-    from mae_study.report.exercises import all_exercises
-
+def documented_commands(root: Path = REPO_ROOT, extra: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """(file, command) of every documented command, in reading order, each command once; ``extra``
+    (where, command) last: the chapters' exercises, which the pages render from the package
+    (`mae_study.classroom.commands`)."""
     out, seen = [], set()
     found = []
     for path in documentation_files(root):
@@ -45,7 +45,7 @@ def documented_commands(root: Path = REPO_ROOT) -> list[tuple[str, str]]:
         if path.suffix == ".py":  # percent-format notebook sources: comments hold the text
             text = "\n".join(line[2:] if line.startswith("# ") else line for line in text.splitlines())
         found += [(str(path.relative_to(root)), command) for command in _commands_in(text)]
-    found += [(f"book/{page}.md (exercise)", ex.command()) for page, ex in all_exercises()]
+    found += list(extra)
     for where, command in found:
         if command not in seen:
             seen.add(command)

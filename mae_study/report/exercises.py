@@ -1,16 +1,15 @@
 """Exercises for a class: one papermill command with one changed parameter, answered from the runs.
 
-Each chapter package defines its ``EXERCISES`` (a tuple of `Exercise`). An exercise names the
-notebook a student runs and the one parameter they change; the run that command makes is found by
-the notebook's own experiment and naming rule (`auto_run_name`), so the page shows the command, the
-cost recorded in that run's provenance (what computing it afresh took, and on what), and an
-answer rendered from the committed result files, hidden behind a toggle. A command is collected
-by `mae_study.report.documented`, so CI runs it at the ``ci`` profile like every documented one.
+Each chapter package defines its ``EXERCISES`` (a tuple of `Exercise`); `mae_study.classroom` lists
+them all (it alone knows every chapter's, as `mae_study.sweep` knows every chapter's plan). An
+exercise names the notebook a student runs and the one parameter they change; the runs that command
+makes are found by the notebook's own experiment and naming rule (`auto_run_name`), so a page shows
+the command, the cost recorded in those runs' provenance (what computing them afresh took, and on
+what), and an answer rendered from the committed result files, hidden behind a toggle.
 """
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +18,6 @@ import pandas as pd
 from mae_study.runs.params import Experiment, Params
 from mae_study.runs.results import RunDir
 from mae_study.runs.skeleton import auto_run_name
-
-CHAPTERS = ("ladder", "mae", "ablations", "dynmask")  # chapter packages with exercises, in the book's order
-PAGES = {"ladder": "data", "mae": "mae", "ablations": "mae_ablations", "dynmask": "dynmask", "kd": "kd",
-         "synthetic": "synthetic"}  # chapter package -> book page
-TITLES = {"data": "The data", "mae": "Masked autoencoders", "mae_ablations": "The MAE ablations",
-          "dynmask": "Dynamic masking", "kd": "Distillation", "synthetic": "Synthetic pre-training"}
 
 
 @dataclass(frozen=True)
@@ -64,15 +57,6 @@ def _cli(value: Any) -> str:
     return repr(value) if isinstance(value, (list, tuple)) else str(value)
 
 
-def chapter_exercises(chapter: str) -> tuple[Exercise, ...]:
-    return importlib.import_module(f"mae_study.chapters.{chapter}.exercises").EXERCISES
-
-
-def all_exercises() -> list[tuple[str, Exercise]]:
-    """(book page, exercise) for every chapter, in the book's order."""
-    return [(PAGES[c], e) for c in CHAPTERS for e in chapter_exercises(c)]
-
-
 def cost(exercise: Exercise, profile: str) -> dict | None:
     """Recorded wall time of the exercise's runs (summed) and the machine the first ran on; None
     unless every run finished."""
@@ -109,10 +93,10 @@ def cost_sentence(exercise: Exercise, profile: str) -> str:
             f"{c['minutes']:.1f} minutes ({where}).{weights}")
 
 
-def render(chapter: str, profile: str) -> str:
-    """The chapter's exercises as Markdown: question, command, cost, and the answer in a toggle."""
+def render(exercises: Sequence[Exercise], profile: str) -> str:
+    """Exercises as Markdown: question, command, cost, and the answer in a toggle."""
     parts = []
-    for i, ex in enumerate(chapter_exercises(chapter), 1):
+    for i, ex in enumerate(exercises, 1):
         answer = ex.answer(profile)
         answer = answer if answer is not None else (
             "The committed results do not hold this answer yet: its runs are part of a sweep in progress.")
@@ -122,12 +106,12 @@ def render(chapter: str, profile: str) -> str:
     return "\n".join(parts)
 
 
-def overview(profile: str) -> pd.DataFrame:
-    """Every exercise: chapter, title, command, recorded cost (for the teacher's page)."""
+def overview(entries: Sequence[tuple[str, Exercise]], profile: str) -> pd.DataFrame:
+    """Every (chapter title, exercise): title, what it shows, command, recorded cost."""
     rows = []
-    for page, ex in all_exercises():
+    for chapter, ex in entries:
         c = cost(ex, profile)
-        rows.append({"chapter": page, "exercise": ex.title, "what it shows": ex.shows, "command": ex.command(),
+        rows.append({"chapter": chapter, "exercise": ex.title, "what it shows": ex.shows, "command": ex.command(),
                      "minutes to compute": None if c is None else round(c["minutes"], 1),
                      "with the weights it needs": None if c is None or c["weights_minutes"] is None
                      else round(c["minutes"] + c["weights_minutes"], 1),
@@ -136,17 +120,17 @@ def overview(profile: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def teacher_list(profile: str) -> str:
-    """The overview as a Markdown list: chapter, exercise, what it shows, command and cost."""
+def teacher_list(entries: Sequence[tuple[str, Exercise]], profile: str) -> str:
+    """`overview` as a Markdown list: chapter, exercise, what it shows, command and cost."""
     lines = []
-    for _, row in overview(profile).iterrows():
+    for _, row in overview(entries, profile).iterrows():
         if pd.isna(row["minutes to compute"]):
             cost_text = "not run yet"
         else:
             extra = ("" if pd.isna(row["with the weights it needs"]) else
                      f", {row['with the weights it needs']:.1f} with the pre-training whose weights it needs")
             cost_text = f"{row['minutes to compute']:.1f} minutes to compute{extra} ({row['machine']})"
-        lines.append(f"- **{TITLES[row['chapter']]}: {row['exercise']}.** It shows {row['what it shows']}. "
+        lines.append(f"- **{row['chapter']}: {row['exercise']}.** It shows {row['what it shows']}. "
                      f"`{row['command']}`: {cost_text}.")
     return "\n".join(lines)
 
