@@ -105,6 +105,15 @@ def check_page(browser: Browser, page: Path) -> list:
     return problems
 
 
+def find_chromium() -> str | None:
+    """CHROMIUM if it names an executable, else the first of chromium, chromium-browser and
+    google-chrome on PATH; None when there is none."""
+    given = os.environ.get("CHROMIUM")
+    if given:
+        return shutil.which(given)
+    return next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+
+
 def book_pages(html: Path) -> list:
     """The reader's pages: not the index and search pages, the theme's files, or a redirect."""
     return sorted(p for p in html.rglob("*.html") if p.name not in ("genindex.html", "search.html")
@@ -131,10 +140,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if not (args.html / "index.html").exists():
         ap.error(f"html: no built book at {args.html} (make html builds it)")
-    binary = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser") \
-        or shutil.which("google-chrome")
+    binary = find_chromium()
     if not binary:
-        print(f"no Chromium found: install it with\n    {INSTALL}", file=sys.stderr)
+        print(f"no Chromium found (CHROMIUM={os.environ.get('CHROMIUM', '')!r}, nor chromium, chromium-browser "
+              f"or google-chrome on PATH): install it with\n    {INSTALL}", file=sys.stderr)
         return 2
     failed = 0
     with Browser(binary, WIDTH, HEIGHT) as browser:
