@@ -132,5 +132,6 @@ def test_values_are_rounded_to_two_significant_digits_of_the_smallest_spread():
     out = round_to_spread(df, {"m": "sd"})
     assert out["m"].tolist() == [0.3913, 0.609] and out["sd"].tolist() == [0.0014, 0.0213]
     assert out["n"].tolist() == [3, 3]  # other columns untouched
+    assert round_to_spread(df, {"m": "sd", "absent": "absent_sd"}).equals(out)  # a missing pair is skipped
     single = round_to_spread(pd.DataFrame({"m": [0.123456], "sd": [np.nan]}), {"m": "sd"}, default=2)
     assert single["m"].tolist() == [0.12]

@@ -81,9 +81,12 @@ def spread_decimals(spread: float, digits: int = 2) -> int | None:
 def round_to_spread(df: pd.DataFrame, spreads: dict[str, str], digits: int = 2, default: int = 4) -> pd.DataFrame:
     """Each value column ``spreads`` names rounded, with its spread column, to the decimals of the
     column's smallest spread at ``digits`` significant digits: no digit finer than any row's spread
-    supports is shown (``default`` decimals where no spread is known, one trial say)."""
+    supports is shown (``default`` decimals where no spread is known, one trial say). A pair whose
+    columns the table lacks (no linear probe at a profile, say) is skipped."""
     out = df.copy()
     for value, spread in spreads.items():
+        if value not in out or spread not in out:
+            continue
         known = [d for d in (spread_decimals(s, digits) for s in out[spread]) if d is not None]
         decimals = max(known) if known else default
         out[[value, spread]] = out[[value, spread]].round(decimals)

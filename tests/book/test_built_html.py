@@ -93,3 +93,10 @@ def test_no_unrendered_math_source(page):
     for source in (re.search(r"\$\$", text), re.search(r"\\(frac|begin\{|mathrm|sum_|left\()", text),
                    re.search(r"\{(math|eq)\}`", text)):
         assert source is None, f"{page.name}: math source outside MathJax: ...{text[max(0, source.start() - 60):source.end() + 60]}..."
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(HTML)))
+def test_no_cell_failed(page):
+    """A cell that raised leaves its traceback on the page (a build without -W, or a stale one)."""
+    text = " ".join(_parse(page).text)
+    assert "Traceback (most recent call last)" not in text, f"{page.name} shows a cell's traceback"
