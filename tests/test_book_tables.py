@@ -38,6 +38,7 @@ from mae_study.chapters.dynmask import (plan as dynmask, claims as dynmask_claim
                                         tables as dynmask_tables)
 from mae_study.chapters.ladder import calibration_report
 from mae_study.chapters.mae.figures import token_counts
+from mae_study.chapters.mae import plan as mae_plan
 from mae_study.chapters.mae.plan import MAE_PRETRAIN
 from mae_study.paths import REPO_ROOT
 from mae_study.report import page as book, tables as reporting
@@ -58,9 +59,9 @@ TABLES = {
     "data/calibration": (["data_calibration"], lambda: calibration_report.calibration_table(P)),
     "dynmask/rungs": ([dynmask.FINETUNE, "task_pixel_probe"], lambda: dynmask_tables.rungs(P)),
     "ablations/rungs": ([ablations.FINETUNE, "task_pixel_probe"], lambda: ablation_tables.rungs(P)),
-    "mae/pretrain_summary": ([MAE_PRETRAIN.name], lambda: reporting.pretrain_summary(load_runs(MAE_PRETRAIN.name, P))),
+    "mae/pretrain_summary": ([MAE_PRETRAIN.name], lambda: reporting.pretrain_summary(mae_plan.default_runs(P))),
     "mae/token_counts": ([MAE_PRETRAIN.name], _mae_token_counts),
-    "mae/provenance": ([MAE_PRETRAIN.name], lambda: reporting.provenance_summary(load_runs(MAE_PRETRAIN.name, P))),
+    "mae/provenance": ([MAE_PRETRAIN.name], lambda: reporting.provenance_summary(mae_plan.default_runs(P))),
     "dynmask/table1": ([dynmask.PRETRAIN], lambda: dynmask_tables.table1(P)),
     "dynmask/table2": ([dynmask.PRETRAIN, dynmask.FINETUNE], lambda: dynmask_tables.table2(P)),
     "dynmask/table3": ([], lambda: dynmask_tables.table3(100)),
@@ -194,11 +195,18 @@ def test_ablation_accuracy_is_the_mean_over_seeds_of_the_mean_over_evaluations_i
                              & (pre["config.params.sampling"] == "random") & ~pre["config.model.norm_pix_loss"] & ~pre["config.model.encoder_mask_token"]
                              & (pre["config.model.decoder_embed_dim"] == ablation_results.encoder_width(P))))
     table = ablation_tables.table(P, "decoder_depth").set_index("decoder depth")
+    checked = 0
     for depth, mode, title in [(d, m, ablation_results.MODE_NAMES[m]) for d in (1, 8) for m in ("full", "linear")]:
         runs = evals[(evals["depth"] == depth) & evals["baseline_rest"] & (evals["config.params.mode"] == mode)]
         per_encoder = (100 * runs.groupby("config.params.pretrained")["final.test_accuracy_last_k"].mean())
+        if per_encoder.empty:  # an arm the sweep in progress has not reached: shown as missing
+            assert str(depth) not in table.index or math.isnan(table.loc[str(depth), title])
+            continue
         assert table.loc[str(depth), title] == pytest.approx(per_encoder.mean(), rel=1e-12)
         assert table.loc[str(depth), "trials"] == len(per_encoder)
+        checked += 1
+    if not checked:
+        pytest.skip("no decoder-depth arm but the baseline has run at cpu yet (sweep in progress)")
 
 
 def test_ablation_target_claim_is_normalised_minus_plain():

@@ -21,7 +21,7 @@ def calibration_table(profile: str) -> pd.DataFrame:
     task without settings). The calibration runs name none: they used the default setting. Runs
     with other parameters (an exercise's, named ``<task>_p<digest>``) are not the calibration."""
     runs = load_runs(EXPERIMENT, check_profile(profile))
-    runs = runs[runs["run"].isin(TASKS)] if len(runs) else runs
+    runs = runs[runs["run"].isin(TASKS)].reset_index(drop=True) if len(runs) else runs
     table = runs[list(COLUMNS)].rename(columns=COLUMNS)
     setting = runs.get("config.params.data_setting", pd.Series([None] * len(runs), index=runs.index))
     table.insert(1, "setting", [(s if isinstance(s, str) else DEFAULT_SETTING) if t == "builtin" else "-"
