@@ -118,6 +118,8 @@ def test_book_tables_drop_row_numbers_keep_a_named_index_and_scroll():
     assert 'class="table-scroll"' in plain and "overflow-x: auto" in plain
     assert "<th>0</th>" not in plain and "<th>1</th>" not in plain  # no row numbers
     assert "<td>a</td>" in plain and "53.5" in plain
+    filtered = table_html(pd.DataFrame({"arm": ["a", "b", "c"]}).iloc[[0, 2]])  # row numbers 0, 2 left by a filter
+    assert "<th>2</th>" not in filtered and "<td>c</td>" in filtered
     named = table_html(pd.DataFrame({"accuracy %": [51.0]}, index=pd.Index(["static 75 %"], name="condition")))
     assert "static 75 %" in named and "condition" in named  # an index that says something stays
 

@@ -58,9 +58,12 @@ PAGE_CHECK = r"""
     }
   }
   for (const table of document.querySelectorAll('table')) {
+    // pandas' row numbers: an index column of integers under an empty header cell
     const heads = [...table.querySelectorAll('tbody tr')].map(tr => tr.querySelector('th'));
-    if (heads.length > 1 && heads.every((th, i) => th && th.textContent.trim() === String(i)))
-      problems.push(`table shows pandas' row numbers 0..${heads.length - 1} as its first column: "` +
+    const corner = table.querySelector('thead tr th');
+    if (heads.length > 1 && heads.every(th => th && /^\d+$/.test(th.textContent.trim()))
+        && (!corner || corner.textContent.trim() === ''))
+      problems.push(`table shows pandas' row numbers as its first column: "` +
                     (table.querySelector('thead') || table).textContent.trim().replace(/\s+/g, ' ').slice(0, 40) + '"');
   }
   await document.fonts.ready;

@@ -21,10 +21,12 @@ def book_profile() -> str:
 
 
 def table_html(df: pd.DataFrame) -> str:
-    """A DataFrame as a book page shows it: without pandas' row numbers (a plain 0, 1, 2 ... index;
-    a named index, which says something, is kept), inside a box that scrolls sideways when the
-    table is wider than the page's column instead of being clipped."""
-    plain = isinstance(df.index, pd.RangeIndex) and df.index.name is None
+    """A DataFrame as a book page shows it: without pandas' row numbers (an unnamed integer index,
+    0, 1, 2 ... or what filtering left of it; a named or labelled index, which says something, is
+    kept), inside a box that scrolls sideways when the table is wider than the page's column
+    instead of being clipped."""
+    plain = (df.index.name is None and not isinstance(df.index, pd.MultiIndex)
+             and pd.api.types.is_integer_dtype(df.index))
     return f'<div class="table-scroll" style="overflow-x: auto; max-width: 100%;">{df.to_html(index=not plain)}</div>'
 
 
