@@ -137,3 +137,5 @@ def test_values_are_rounded_to_two_significant_digits_of_the_smallest_spread():
     assert round_to_spread(df, {"m": "sd", "absent": "absent_sd"}).equals(out)  # a missing pair is skipped
     single = round_to_spread(pd.DataFrame({"m": [0.123456], "sd": [np.nan]}), {"m": "sd"}, default=2)
     assert single["m"].tolist() == [0.12]
+    alone = round_to_spread(df.assign(se=[0.000791, 0.0123]), {"m": "sd", "se": "se"})  # a spread on its own
+    assert alone["se"].tolist() == [0.00079, 0.0123] and alone["m"].equals(out["m"])

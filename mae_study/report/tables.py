@@ -82,12 +82,14 @@ def round_to_spread(df: pd.DataFrame, spreads: dict[str, str], digits: int = 2, 
     """Each value column ``spreads`` names rounded, with its spread column, to the decimals of the
     column's smallest spread at ``digits`` significant digits: no digit finer than any row's spread
     supports is shown (``default`` decimals where no spread is known, one trial say). A pair whose
-    columns the table lacks (no linear probe at a profile, say) is skipped."""
+    columns the table lacks (no linear probe at a profile, say) is skipped; a spread column paired
+    with itself is rounded alone (a standard error shown beside its sd)."""
     out = df.copy()
     for value, spread in spreads.items():
         if value not in out or spread not in out:
             continue
         known = [d for d in (spread_decimals(s, digits) for s in out[spread]) if d is not None]
         decimals = max(known) if known else default
-        out[[value, spread]] = out[[value, spread]].round(decimals)
+        columns = list(dict.fromkeys([value, spread]))
+        out[columns] = out[columns].round(decimals)
     return out
