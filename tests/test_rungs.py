@@ -60,7 +60,8 @@ def test_probe_is_the_chapters_own_task():
 def test_synthetic_plan_probes_each_task_with_its_own_setting():
     probes = [p for e, _, p, _ in synthetic_plan("cpu") if e == rungs.PROBE]
     assert sorted((p["dataset"], p["data_setting"]) for p in probes) == [("builtin", "distinct-v2"), ("digits", None)]
-    assert all(p["num_train"] is None for p in probes)  # the data set's own split sizes, as fine-tuning
+    sizes = {p["dataset"]: (p["num_train"], p["num_test"]) for p in probes}
+    assert sizes == {"builtin": (2000, 2000), "digits": (150, None)}  # as the fine-tunings (`TASK_SIZES`)
 
 
 def test_verdict_changes_marks_changed_new_and_dropped_claims():

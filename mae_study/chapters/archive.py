@@ -9,9 +9,11 @@ import argparse
 
 from mae_study.chapters.ablations import claims as ablation_claims
 from mae_study.chapters.dynmask import claims as dynmask_claims
+from mae_study.chapters.synthetic import claims as synthetic_claims
 from mae_study.report.superseded import KEYS, archive
 
-CLAIMS = {"dynmask": dynmask_claims.claims, "mae_ablations": ablation_claims.claims}
+CLAIMS = {"dynmask": dynmask_claims.claims, "mae_ablations": ablation_claims.claims,
+          "synthetic": synthetic_claims.claims}
 assert set(CLAIMS) == set(KEYS), "a chapter with archived claims has no claims function here"
 
 

@@ -21,7 +21,7 @@ from mae_study.paths import results_root
 from mae_study.runs.params import check_profile
 from mae_study.runs.results import git_commit, read_json, write_csv, write_json
 
-KEYS = {"dynmask": ("claim",), "mae_ablations": ("table", "claim", "metric")}  # what names a claim
+KEYS = {"dynmask": ("claim",), "mae_ablations": ("table", "claim", "metric"), "synthetic": ("claim",)}  # what names a claim
 
 
 def check_chapter(chapter: str) -> str:

@@ -78,18 +78,37 @@ def spread_decimals(spread: float, digits: int = 2) -> int | None:
     return max(0, digits - 1 - int(np.floor(np.log10(spread))))
 
 
-def round_to_spread(df: pd.DataFrame, spreads: dict[str, str], digits: int = 2, default: int = 4) -> pd.DataFrame:
+def _decimals(spreads: pd.Series, digits: int, default: int) -> int:
+    """Decimals of the smallest of ``spreads`` at ``digits`` significant digits; ``default`` if none is known."""
+    known = [d for d in (spread_decimals(s, digits) for s in spreads) if d is not None]
+    return max(known) if known else default
+
+
+def round_to_spread(df: pd.DataFrame, spreads: dict[str, str], digits: int = 2, default: int = 4,
+                    by: str | list[str] | None = None) -> pd.DataFrame:
     """Each value column ``spreads`` names rounded, with its spread column, to the decimals of the
     column's smallest spread at ``digits`` significant digits: no digit finer than any row's spread
     supports is shown (``default`` decimals where no spread is known, one trial say). A pair whose
     columns the table lacks (no linear probe at a profile, say) is skipped; a spread column paired
-    with itself is rounded alone (a standard error shown beside its sd)."""
+    with itself is rounded alone (a standard error shown beside its sd).
+
+    With ``by`` (column name(s), a task say) the rule applies within each group of rows instead of
+    column-wide, so that a task measured to 0.02 does not print another measured to 5 at 0.02's
+    decimals; a group with no known spread gets ``default``. Where the groups' decimals differ, the
+    rounded columns hold Python floats (object dtype) so that each cell prints at its own precision
+    (a float column prints every row at its longest row's decimals)."""
     out = df.copy()
+    groups = list(out.groupby(by, sort=False, dropna=False).indices.values()) if by is not None else None
     for value, spread in spreads.items():
         if value not in out or spread not in out:
             continue
-        known = [d for d in (spread_decimals(s, digits) for s in out[spread]) if d is not None]
-        decimals = max(known) if known else default
         columns = list(dict.fromkeys([value, spread]))
-        out[columns] = out[columns].round(decimals)
+        if groups is None:
+            out[columns] = out[columns].round(_decimals(out[spread], digits, default))
+            continue
+        block = out[columns].apply(pd.to_numeric)  # a spread an earlier pair left as objects
+        decimals = [_decimals(out[spread].iloc[rows], digits, default) for rows in groups]
+        for rows, d in zip(groups, decimals):
+            block.iloc[rows] = block.iloc[rows].round(d)
+        out[columns] = block.astype(object) if len(set(decimals)) > 1 else block
     return out

@@ -7,9 +7,10 @@
 # epoch for Single- and Multi-Instance, as Anderson & Farrell) or from the generator cache
 # (`data_source="cache"`), never from image files. Multi-Instance images hold 1 to 5 fractals: the
 # targets are multi-hot, the loss is BCE with `pos_weight = classes / positives`, the held-out metric
-# mAP. The recipe is Anderson & Farrell's (SGD, one-cycle), as the paper uses for both models;
-# `recipe="deit"` is DeiT's own (the paper's open question (a)), `patch_size` twice the profile's
-# its open question (b). E.g.
+# mAP. Fractals are drawn at `render_size` and area-averaged down to `image_size`. The recipe is the
+# profile's main one (the study's base recipe, AdamW with warm-up and cosine, at ci, cpu and gpu;
+# Anderson & Farrell's SGD one-cycle, as the paper, at `paper`); `recipe="deit"` is DeiT's own (the
+# paper's open question (a)), `patch_size` twice the profile's its open question (b). E.g.
 # `papermill notebooks/11_synthetic_pretrain.ipynb out.ipynb -p profile cpu -p model resnet -p dataset fractal_multi`
 # (named `resnet_multi_s0`). `python -m mae_study.sweep synthetic --profile cpu` runs the chapter's whole grid.
 
@@ -27,7 +28,7 @@ _before = set(globals())
 profile = None      # "ci", "cpu" (default), "gpu" or "paper"
 model = None        # "deit" or "resnet"
 dataset = None      # "fractaldb", "fractal_single" or "fractal_multi"
-recipe = None       # "anderson_farrell" (the paper's) or "deit" (open question (a))
+recipe = None       # None (the profile's main one), "base", "anderson_farrell" (the paper's) or "deit" ((a))
 patch_size = None   # DeiT only; twice the profile's patch is open question (b)
 data_source = None  # "stream" (on the fly) or "cache"
 seed = None

@@ -4,8 +4,10 @@
 # **Protocol.** Take the classifier of a finished pre-training run (`pretrained`, a run name of
 # `synthetic_pretrain` at the same profile, or `"scratch"` for a random initialisation of `model`),
 # load every backbone weight, give it a fresh head for the task's classes and train it all on
-# `dataset` with Anderson & Farrell's fine-tuning recipe (SGD, one-cycle, 10x learning rate on the
-# head), as the paper does; report test accuracy averaged over the final `average_last` epochs.
+# `dataset` with the profile's main recipe (the study's base recipe at ci, cpu and gpu: AdamW, warm-up,
+# cosine, 30 epochs; Anderson & Farrell's SGD one-cycle with a 10x head learning rate, as the paper,
+# at `paper`; `recipe="anderson_farrell"` elsewhere is a named arm); report test accuracy averaged
+# over the final `average_last` epochs.
 # `model` and `patch_size` must be the pre-training's: a run of another architecture is refused. E.g.
 # `papermill notebooks/12_synthetic_finetune.ipynb out.ipynb -p pretrained resnet_multi_s0 -p model resnet -p dataset digits`
 # (after the pre-training run `resnet_multi_s0` exists). A finished fine-tuning is read back from its
@@ -27,6 +29,7 @@ pretrained = None   # e.g. "deit_single_s0", or "scratch"
 model = None        # "deit" or "resnet": the pre-training's
 patch_size = None   # the pre-training's (DeiT)
 dataset = None      # the downstream task, e.g. "builtin", "digits", "cifar10", "cifar100"
+recipe = None       # None (the profile's main one), "base", "anderson_farrell" or "deit"
 seed = None
 
 # %%

@@ -4,13 +4,15 @@
 # **Protocol.** All pre-training runs of Umekawa, Kagamikawa and Maeda's comparison (DeiT and ResNet
 # x FractalDB, Single-Instance and Multi-Instance x seeds, and the two open questions on
 # Multi-Instance: DeiT with its own recipe, DeiT with patches twice as large), every fine-tuning of
-# them on each downstream task, and each model trained from scratch, at one profile, in order;
+# them on each downstream task, each model trained from scratch (also with Anderson & Farrell's
+# fine-tuning, a named arm), and the base MAE runs the chapter compares with, at one profile, in order;
 # finished runs are skipped and an interrupted run resumes from its last checkpoint. The same as
 # `python -m mae_study.sweep synthetic --profile cpu`.
 
 # %%
 import pandas as pd
-from mae_study.chapters.synthetic import plan as synthetic, claims as synthetic_claims, tables as synthetic_tables
+from mae_study.chapters.synthetic import (plan as synthetic, claims as synthetic_claims, tables as synthetic_tables,
+                                          figures as synthetic_figures)
 from mae_study.runs.params import notebook_params
 from mae_study.sweep import run_sweep
 
@@ -34,7 +36,7 @@ status.groupby(["experiment", "status"]).size()
 
 # %%
 figure2 = synthetic_tables.figure2_table(params["profile"])
-synthetic_tables.figure2(params["profile"]);
+synthetic_figures.figure2(params["profile"]);
 
 # %%
 synthetic_claims.claims(params["profile"])

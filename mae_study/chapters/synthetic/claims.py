@@ -10,7 +10,9 @@ hold on every downstream task the profile ran (every difference counts, ``need="
 Differences are in percentage points of test accuracy. A claim is "untestable" where a rung it
 stands on failed (`rung_failures`): on each task and model it compares, the model from scratch
 above the task's pixel probe, and each compared arm above scratch or the probe by more than its
-spread.
+spread; and every pre-training behind a compared arm healthy (`synthetic_tables.health_from`: held-out
+top-1, or mAP on Multi-Instance, at least `HEALTH_MIN`): a fine-tuning of a pre-training that did not
+learn its synthetic task says nothing about that task.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ import pandas as pd
 
 from mae_study.chapters.synthetic.finetune import SYNTHETIC_FINETUNE
 from mae_study.chapters.synthetic.plan import GRIDS
-from mae_study.chapters.synthetic.tables import MODEL_LABELS, SET_LABELS, accuracy_per_trial, finetune_table
+from mae_study.chapters.synthetic.tables import (MODEL_LABELS, SET_LABELS, accuracy_per_trial, finetune_table,
+                                                 health_from, pretrain_table)
 from mae_study.report.claims import Claim, claims_frame, difference, rung_failures
 from mae_study.runs.rungs import probe_result
 
@@ -31,11 +34,22 @@ SINGLE, MULTI, FDB = "fractal_single", "fractal_multi", "fractaldb"
 BEST = {"resnet": MULTI, "deit": SINGLE}  # the paper's best synthetic set per model
 
 
-def claims_from(evals: pd.DataFrame, pixel_probes: dict[str, float] | None = None) -> pd.DataFrame:
+def pretrain_failures(health: pd.DataFrame | None, model: str, pretrain_set: str, variant: str) -> dict[str, str]:
+    """The failed health checks of an arm's pre-training runs (`health_from`), as `rung_failures`'
+    ``health``: {"<run> pre-training": why}."""
+    if health is None or health.empty:
+        return {}
+    mine = health[(health["model"] == model) & (health["pretrain_set"] == pretrain_set)
+                  & (health["variant"] == variant) & ~health["healthy"].astype(bool)]
+    return {f"{run} pre-training": why for run, why in mine[["run", "why"]].to_numpy()}
+
+
+def claims_from(evals: pd.DataFrame, pixel_probes: dict[str, float] | None = None,
+                health: pd.DataFrame | None = None) -> pd.DataFrame:
     """The paper's claims and open questions, one row each (`COLUMNS`), judged on a fine-tuning
-    table shaped like `finetune_table` and each task's pixel probe (a fraction; a task missing:
-    not run). A comparison whose arms did not run is left out of its claim; a claim with none left
-    is "inconclusive" ("not run")."""
+    table shaped like `finetune_table`, each task's pixel probe (a fraction; a task missing: not
+    run) and the pre-trainings' health checks (`health_from`; None: not checked). A comparison whose
+    arms did not run is left out of its claim; a claim with none left is "inconclusive" ("not run")."""
     trials = accuracy_per_trial(evals)
     tasks = sorted(trials["downstream"].unique())
     probes = pixel_probes or {}
@@ -54,7 +68,9 @@ def claims_from(evals: pd.DataFrame, pixel_probes: dict[str, float] | None = Non
                     and s != "scratch"}
             scratch = acc(model, "scratch", task, variant)  # a variant without its own scratch: the main one
             scratch = scratch if len(scratch) else acc(model, "scratch", task)
-            found = rung_failures(probes.get(task), scratch / 100, mine)
+            sick = {k: v for m, s, t, v_ in dict.fromkeys(arms) if (m, t, v_) == (model, task, variant)
+                    and s != "scratch" for k, v in pretrain_failures(health, m, s, v_).items()}
+            found = rung_failures(probes.get(task), scratch / 100, mine, health=sick)
             failures += [f if f.startswith(MODEL_LABELS[model]) else f"{MODEL_LABELS[model]}, {task}: {f}" for f in found]
         return list(dict.fromkeys(failures))
 
@@ -95,10 +111,10 @@ def claims_from(evals: pd.DataFrame, pixel_probes: dict[str, float] | None = Non
              for s in natural for t in tasks]))
     recipe_sets = sorted(set(trials.loc[trials["variant"] == "deit_recipe", "pretrain_set"]))
     rows.append(judged(
-        "(a) pre-trained with its own recipe (Touvron et al.) instead of Anderson & Farrell's, DeiT does better",
+        "(a) pre-trained with its own recipe (Touvron et al.) instead of the main one, DeiT does better",
         "Sections 4-5: Anderson & Farrell's conditions, made for ResNet50, may not suit DeiT on fractals; "
         "to be tested with Touvron's code (open question, no result)",
-        [(f"DeiT's recipe - A&F's, {SET_LABELS[s]}, {t}", ("deit", s, t, "deit_recipe"), ("deit", s, t, "main"))
+        [(f"DeiT's recipe - main, {SET_LABELS[s]}, {t}", ("deit", s, t, "deit_recipe"), ("deit", s, t, "main"))
          for s in recipe_sets for t in tasks]))
     large = [("deit", s, t, v) for t in tasks for s in (MULTI, "scratch") for v in ("large_patch", "main")]
     rows.append(patch_claim(trials, tasks, acc, rungs([a for a in large if len(acc(*a))])))
@@ -129,4 +145,6 @@ def claims(profile: str) -> pd.DataFrame:
     """Each claim of the paper with this profile's verdict and the numbers behind it."""
     probes = {task: probe_result(SYNTHETIC_FINETUNE.resolve(profile, dataset=task))
               for task in GRIDS[profile].downstream}
-    return claims_from(finetune_table(profile), {t: p["accuracy"] for t, p in probes.items() if p})
+    pre = pretrain_table(profile)
+    return claims_from(finetune_table(profile), {t: p["accuracy"] for t, p in probes.items() if p},
+                       health_from(pre) if len(pre) else None)

@@ -5,7 +5,10 @@ artificially generated images"): every run behind the chapter, in the order they
                    and the paper's open questions on Multi-Instance: (a) DeiT with its own recipe,
                    (b) DeiT with patches twice as large              (`synthetic_pretrain`)
     fine-tuning    synthetic_finetune: every pre-trained model x downstream task, and each model from
-                   scratch (the same recipe) for each task and seed  (`synthetic_finetune`)
+                   scratch (the same recipe) for each task and seed; each model from scratch with
+                   Anderson & Farrell's fine-tuning on the built-in task, a named arm  (`synthetic_finetune`)
+    MAE row        the base recipe's MAE pre-training and fine-tuning (and its ViT from scratch) on the
+                   built-in task, shared with the data chapter, not trained again  (`mae_row`)
 
 `plan(profile)` lists them for `mae_study.sweep` as (experiment, run name, parameters,
 run function); the chapter's tables, figures and claims read the runs back (`tables`, `claims`).
@@ -19,7 +22,8 @@ import pandas as pd
 
 from mae_study.chapters.synthetic.finetune import FINETUNE, SYNTHETIC_FINETUNE, run_synthetic_finetune
 from mae_study.chapters.synthetic.pretrain import PRETRAIN, SYNTHETIC_PRETRAIN, run_synthetic_pretrain
-from mae_study.chapters.synthetic.setting import MODELS, model_spec, train_config
+from mae_study.chapters.synthetic.mae_row import mae_entries
+from mae_study.chapters.synthetic.setting import MAIN_RECIPE, MODELS, model_spec, train_config
 from mae_study.data import DATASETS, FRACTALS
 from mae_study.models import build_model
 from mae_study.runs import rungs
@@ -42,6 +46,9 @@ class SyntheticGrid:
         large_patch_sets: open question (b): sets DeiT is also pre-trained on with patches twice as large
             (with a scratch baseline of that model, so the gain over scratch is compared).
         natural_sets: natural pre-training sets (the paper's ImageNet) where present.
+        recipe_arm_tasks: tasks on which each model is also trained from scratch with Anderson &
+            Farrell's fine-tuning (where it is not the main recipe), to show what that recipe does.
+        mae_row: the base MAE pre-training beside the fractal sets (on the built-in task).
     """
 
     downstream: tuple[str, ...]
@@ -52,14 +59,20 @@ class SyntheticGrid:
     natural_sets: tuple[str, ...] = ()
     models: tuple[str, ...] = ("deit", "resnet")
     pretrain_sets: tuple[str, ...] = FRACTALS
+    recipe_arm_tasks: tuple[str, ...] = ()
+    mae_row: bool = False
 
 
 GRIDS = {
     "ci": SyntheticGrid(("digits",), (0,)),
     # Both built-in downstream tasks (the synthetic STL10-like one and handwritten digits), 2 seeds.
-    "cpu": SyntheticGrid(("builtin", "digits"), (0, 1)),
+    # The open questions run at gpu and paper: at cpu, 120,000 image-steps of pre-training already
+    # take 10-13 minutes a run, and the chapter's sweep is held to about 2 hours on 2 cores.
+    "cpu": SyntheticGrid(("builtin", "digits"), (0, 1), deit_recipe_sets=(), large_patch_sets=(),
+                         recipe_arm_tasks=("builtin",), mae_row=True),
     "gpu": SyntheticGrid(("builtin", "digits"), (0, 1), deit_recipe_sets=FRACTALS,
-                         large_patch_sets=("fractal_single", "fractal_multi")),
+                         large_patch_sets=("fractal_single", "fractal_multi"), recipe_arm_tasks=("builtin",),
+                         mae_row=True),
     # The paper: CIFAR-10 and CIFAR-100; 3 pre-training seeds (the paper reports one run each).
     "paper": SyntheticGrid(("cifar10", "cifar100"), (0, 1, 2), deit_recipe_sets=FRACTALS,
                            large_patch_sets=("fractal_single", "fractal_multi"), natural_sets=NATURAL),
@@ -89,7 +102,8 @@ def scratch_models(profile: str) -> list[dict]:
 
 def plan(profile: str) -> list[tuple[str, str, Any, Callable]]:
     """(experiment, run name, parameters, run function) of every run of the chapter at ``profile``:
-    all pre-trainings, then every fine-tuning of each, then the scratch baselines."""
+    the pixel probes and the models from scratch, all pre-trainings, every fine-tuning of each, then
+    the base MAE runs the chapter reads (`mae_row`)."""
     g = GRIDS[check_profile(profile)]
     out = []
     for given in pretrain_arms(profile):
@@ -107,7 +121,16 @@ def plan(profile: str) -> list[tuple[str, str, Any, Callable]]:
             for s in g.pretrain_seeds:  # one random initialisation per pre-training seed: the same spread
                 p = SYNTHETIC_FINETUNE.resolve(profile, pretrained="scratch", seed=s, **data, **model)
                 tunes.append((FINETUNE, auto_run_name(p), p, run_synthetic_finetune))
-    return out + rungs.probe_entries([p for _, _, p, _ in tunes]) + tunes
+        if task in g.recipe_arm_tasks and MAIN_RECIPE[profile] != "anderson_farrell":
+            for model in g.models:
+                for s in g.pretrain_seeds:
+                    p = SYNTHETIC_FINETUNE.resolve(profile, pretrained="scratch", seed=s, recipe="anderson_farrell",
+                                                   model=model, **data)
+                    tunes.append((FINETUNE, auto_run_name(p), p, run_synthetic_finetune))
+    shared = mae_entries(profile, g.pretrain_seeds) if g.mae_row and "builtin" in g.downstream else []
+    scratch = [t for t in tunes if t[2]["pretrained"] == "scratch"]  # the rungs first: a sweep cut short
+    tuned = [t for t in tunes if t[2]["pretrained"] != "scratch"]    # still has every verdict's baseline
+    return rungs.probe_entries([p for _, _, p, _ in tunes]) + scratch + out + tuned + shared
 
 
 def plan_frame(profile: str) -> pd.DataFrame:
@@ -149,10 +172,11 @@ def setting_from(profile: str) -> dict[str, str]:
 
 
 def _recipe_row(recipe: str, phase: str, cfg) -> dict:
+    """One recipe and phase in words (`recipes_table`)."""
     schedule = (f"one-cycle, rising over {cfg.onecycle_pct_start:.0%} of training" if cfg.lr_schedule == "onecycle"
                 else f"{cfg.lr_schedule}, {cfg.warmup_epochs:g} warm-up epoch(s), down to {cfg.min_lr:g}")
     aug = cfg.augmentation
-    augment = ("none (the generator's own flips and jitter)" if aug is None else
+    augment = ("none (the generator's own flips and jitter)" if aug is None else "flip" if aug.kind == "flip" else
                f"crop of {aug.scale[0]:.0%}-{aug.scale[1]:.0%} of the area, aspect "
                f"{aug.ratio[0]:.2g}-{aug.ratio[1]:.2g}{', flip' if aug.flip else ''}"
                f"{f', RandAugment {aug.rand_augment}' if aug.rand_augment else ''}")
@@ -162,13 +186,15 @@ def _recipe_row(recipe: str, phase: str, cfg) -> dict:
             "weight decay": cfg.weight_decay, "schedule": schedule, "augmentation": augment,
             "mixup": "none" if mix is None else (f"Mixup {mix.mixup_alpha:g} / CutMix {mix.cutmix_alpha:g}, label "
                                                  f"smoothing {mix.label_smoothing:g} (none on multi-hot targets)"),
-            "head lr": " ".join(f"x{m:g}" for _, m in cfg.lr_scale) or "x1"}
+            "head lr": " ".join(f"x{m:g}" for _, m in cfg.lr_scale) or "x1",
+            "clipping": "none" if cfg.clip_grad is None else f"norm {cfg.clip_grad:g}"}
 
 
 def recipes_table(profile: str) -> pd.DataFrame:
-    """Both recipes as the runs of ``profile`` use them (`train_config`), pre-training and fine-tuning."""
+    """The recipes as the runs of ``profile`` use them (`train_config`), pre-training and fine-tuning:
+    the main one first."""
     rows = []
-    for recipe in ("anderson_farrell", "deit"):
+    for recipe in dict.fromkeys((MAIN_RECIPE[check_profile(profile)], "base", "anderson_farrell", "deit")):
         pre = SYNTHETIC_PRETRAIN.resolve(check_profile(profile), recipe=recipe)
         ft = SYNTHETIC_FINETUNE.resolve(profile, recipe=recipe)
         rows += [_recipe_row(recipe, "pre-training", train_config(pre, "pretrain", "cpu", multi_hot=False)),

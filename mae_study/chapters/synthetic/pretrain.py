@@ -21,6 +21,7 @@ from mae_study.chapters.synthetic.setting import (DATA_SOURCES, LOSSES, SET_TAGS
                                                   forward_flops, model_spec, train_config, variant_tag)
 from mae_study.data import DATASETS, FRACTALS, load_dataset
 from mae_study.data.fractals import fractal_maker, fractal_stream
+from mae_study.data.fractals.loaders import check_render_size
 from mae_study.models import build_model, num_trainable
 from mae_study.runs.common import resolve_device, seeds_for
 from mae_study.runs.params import Experiment
@@ -33,29 +34,39 @@ PRETRAIN = "synthetic_pretrain"
 
 
 def pretrain_defaults() -> dict[str, dict]:
-    """Per profile every parameter's default; the model and recipe fields (None) are derived."""
+    """Per profile every parameter's default; the model and recipe fields (None) are derived.
+    ``data_seed`` None: the run's ``seed``, so each trial draws its own fractal systems (classes).
+    ``render_size``: fractals drawn at this size and area-averaged to ``image_size`` (None: drawn at
+    ``image_size``; at 32 px a directly drawn fractal is a few blocky 3x3 patches)."""
     base = {"model": "deit", "arch": None, "patch_size": None, "arch_kwargs": None, "small_stem": None,
-            "dataset": "fractal_single", "num_classes": 16, "num_images": 2048, "num_eval": 512, "image_size": 32,
-            "data_source": "stream", "fresh_images": None, "num_workers": 0, "data_seed": 0,
-            "recipe": "anderson_farrell", "loss": None, "num_epochs": 6, "batch_size": 64, "lr": None,
+            "dataset": "fractal_single", "num_classes": 32, "num_images": 12_000, "num_eval": 1024, "image_size": 32,
+            "render_size": 96,
+            "data_source": "stream", "fresh_images": None, "num_workers": 0, "data_seed": None,
+            "recipe": None, "loss": None, "num_epochs": 10, "batch_size": 64, "lr": None,
             "weight_decay": None, "warmup_epochs": None, "seed": 0, "device": "cpu", "amp_dtype": None,
             "compile": None}
     return {
-        "ci": {**base, "num_classes": 4, "num_images": 64, "num_eval": 32, "image_size": 16, "num_epochs": 2,
-               "batch_size": 32},
-        # 16 classes x 128 images an epoch (new ones every epoch), 6 epochs: under a minute a run on one core.
+        "ci": {**base, "num_classes": 4, "num_images": 64, "num_eval": 32, "image_size": 16, "render_size": 32,
+               "num_epochs": 2, "batch_size": 32},
+        # 32 classes x 12,000 images an epoch (new ones every epoch), 10 epochs: 120,000 image-steps, the
+        # base MAE pre-training's budget (16 x 2,048 x 6 until 2026-12 left Single-Instance at chance).
         "cpu": dict(base),
-        # 100 classes x 200 images an epoch (new ones every epoch), 20 epochs: the chapter in about a GPU hour.
+        # 100 classes x 20,000 images an epoch (new ones every epoch), 20 epochs.
         "gpu": {**base, "num_classes": 100, "num_images": 20_000, "num_eval": 2000, "num_epochs": 20,
                 "device": "auto"},
         # The paper: ~1 M images (1,000 classes x 1,000), 90 epochs, batch 64, 224 px.
         "paper": {**base, "num_classes": 1000, "num_images": 1_000_000, "num_eval": 10_000, "image_size": 224,
+                  "render_size": None,
                   "num_epochs": 90, "batch_size": 64, "num_workers": 8, "device": "auto"},
     }
 
 
 def derive_pretrain(p: dict, given: frozenset) -> dict:
     p = derive_setting(p, "pretrain")
+    if p["data_seed"] is None:  # each trial its own fractal systems
+        p["data_seed"] = p["seed"]
+    if p["dataset"] not in FRACTALS and "render_size" not in given:
+        p["render_size"] = None  # a natural set is read, not drawn
     if p["loss"] is None:
         p["loss"] = "bce" if p["dataset"] == "fractal_multi" else "ce"
     if p["fresh_images"] is None:  # A&F draw new images every epoch; FractalDB is a fixed set
@@ -79,6 +90,10 @@ def check_pretrain(p: Mapping) -> None:
     for key in ("num_classes", "num_images", "num_eval"):
         if not isinstance(p[key], int) or p[key] < 1:
             raise ValueError(f"{key} must be an int >= 1, got {p[key]!r}")
+    if p["dataset"] in FRACTALS:
+        check_render_size(p["image_size"], p["render_size"])
+    elif p["render_size"] is not None:
+        raise ValueError(f"render_size={p['render_size']!r} is for the fractal sets; pass None for {p['dataset']!r}")
     if p["dataset"] in FRACTALS and p["num_images"] < p["batch_size"]:
         raise ValueError(f"num_images={p['num_images']} is fewer than batch_size={p['batch_size']}")
     check_setting(p)
@@ -103,11 +118,14 @@ def pretrain_data(p: Mapping):
         train = load_dataset(name, "train", image_size=size, seed=seed, num_samples=p["num_images"])
         held_out = load_dataset(name, split, image_size=size, seed=seed, num_samples=p["num_eval"])
         return train, replace(held_out, mean=train.mean, std=train.std)
-    held_out = load_dataset(name, "test", image_size=size, seed=seed, num_samples=p["num_eval"], num_classes=k)
+    render = {"render_size": p["render_size"]}
+    held_out = load_dataset(name, "test", image_size=size, seed=seed, num_samples=p["num_eval"], num_classes=k,
+                            **render)
     if p["data_source"] == "cache":
-        train = load_dataset(name, "train", image_size=size, seed=seed, num_samples=p["num_images"], num_classes=k)
+        train = load_dataset(name, "train", image_size=size, seed=seed, num_samples=p["num_images"], num_classes=k,
+                             **render)
     else:
-        make = partial(fractal_stream, name, size, seed, p["num_images"], k)
+        make = partial(fractal_stream, name, size, seed, p["num_images"], k, **render)
         dataset = (lambda epoch: make(epoch=epoch)) if p["fresh_images"] else make(epoch=0)
         train = StreamedData(dataset, *stream_stats(make(epoch=0)), k, num_workers=p["num_workers"], name=name)
     return train, replace(held_out, mean=train.mean, std=train.std)  # normalised as the training images
@@ -118,7 +136,8 @@ def generator_speed(p: Mapping, count: int = 1024) -> dict:
     if p["dataset"] not in FRACTALS:
         return {}
     t0 = time.perf_counter()
-    make = fractal_maker(p["dataset"], "train", p["image_size"], p["data_seed"], p["num_classes"])
+    make = fractal_maker(p["dataset"], "train", p["image_size"], p["data_seed"], p["num_classes"],
+                         render_size=p["render_size"])
     setup = time.perf_counter() - t0
     make(np.arange(64))  # compiled kernels loaded and warm
     count = min(count, p["num_images"])

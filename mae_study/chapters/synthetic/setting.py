@@ -1,6 +1,7 @@
 """The synthetic pre-training chapter's setting, shared by its pre-training and fine-tuning runs:
 the models of each profile (`MODELS`), the two recipes (`RECIPES`, built into a `TrainConfig` by
-`train_config`): Anderson & Farrell's, which Umekawa, Kagamikawa and Maeda use for both models, and
+`train_config`): the study's base recipe (the main one at ci, cpu and gpu), Anderson & Farrell's, which
+Umekawa, Kagamikawa and Maeda use for both models (the main one at `paper`, a named arm elsewhere), and
 DeiT's own (Touvron et al.), the paper's open question (a); and how a model's FLOPs are counted.
 """
 from __future__ import annotations
@@ -20,7 +21,12 @@ from mae_study.train.engine import TrainConfig
 
 FAMILIES = {"deit": "vit", "resnet": "resnet"}  # the chapter's model -> its family in `models.zoo`
 SET_TAGS = {"fractaldb": "fdb", "fractal_single": "single", "fractal_multi": "multi"}  # in run names
-RECIPE_NAMES = ("anderson_farrell", "deit")
+RECIPE_NAMES = ("base", "anderson_farrell", "deit")
+RECIPE_TAGS = {"base": "_baserecipe", "anderson_farrell": "_afrecipe", "deit": "_deitrecipe"}  # in run names
+# The recipe every main arm uses, pre-training and fine-tuning alike. Anderson & Farrell's SGD one-cycle
+# (peak 0.015, x10 on the head) made the ViT's fine-tuning diverge at the lr peak at cpu (loss 2.4 -> 4.6,
+# then ln 10: chance in every arm); the study's base recipe (AdamW, warm-up, cosine) learns with both models.
+MAIN_RECIPE = {"ci": "base", "cpu": "base", "gpu": "base", "paper": "anderson_farrell"}
 LOSSES = ("ce", "bce")
 DATA_SOURCES = ("stream", "cache")
 # DeiT's RandAugment (Touvron et al.: "rand-m9-mstd0.5-inc1") with its magnitude capped at 9: at the
@@ -40,10 +46,10 @@ MODELS = {
     # ci: the smallest models that run every code path.
     "ci": {"deit": _deit("deit_tiny_patch16_224", 4, depth=1, embed_dim=24, num_heads=2),
            "resnet": _resnet("resnet18", True, layers=[1, 1, 1, 1], channels=[8, 16, 32, 64], stem_width=8)},
-    # cpu: DeiT-Ti's shape (3 heads, MLP ratio 4) at half its width and a third of its depth, patch 4
+    # cpu: the base MAE encoder's shape (depth 4, width 96, 4 heads, MLP ratio 4; `dynmask_cpu_32`), patch 4
     # at 32 px (64 tokens, as 224 px / 16 gives 196); a ResNet-10 at a quarter of ResNet-18's width with
     # the 3x3 stride-1 CIFAR stem. Both 0.3-0.5 M parameters, alike as DeiT-S and ResNet-50 are (22 / 26 M).
-    "cpu": {"deit": _deit("deit_tiny_patch16_224", 4, depth=4, embed_dim=96, num_heads=3),
+    "cpu": {"deit": _deit("deit_tiny_patch16_224", 4, depth=4, embed_dim=96, num_heads=4),
             "resnet": _resnet("resnet18", True, layers=[1, 1, 1, 1], channels=[16, 32, 64, 128], stem_width=16)},
     # gpu: the paper's two architectures at CIFAR's 32 px (DeiT-S with patch 4; ResNet-50 with the CIFAR stem).
     "gpu": {"deit": _deit("deit_small_patch16_224", 4), "resnet": _resnet("resnet50", True)},
@@ -52,6 +58,9 @@ MODELS = {
 }
 
 RECIPES = {
+    # The study's base recipe (`mae_study.runs.base`): AdamW (0.9, 0.999), a 1-epoch warm-up, cosine,
+    # clipping at norm 1; no augmentation in pre-training (the generators flip and jitter), flips in fine-tuning.
+    "base": {"pretrain": {"lr": 1e-3, "weight_decay": 0.05}, "finetune": {"lr": 1e-3, "weight_decay": 0.05}},
     # Anderson & Farrell (the paper: "学習条件は Anderson らのものと統一"): SGD, momentum 0.9, one-cycle.
     "anderson_farrell": {"pretrain": {"lr": 0.1, "weight_decay": 1e-4},
                          "finetune": {"lr": 0.015, "weight_decay": 5e-5}},
@@ -66,15 +75,18 @@ def derive_setting(p: dict, phase: str) -> dict:
     explicit ``arch`` keeps its own patch size and constructor unless they are given too."""
     if p["model"] not in FAMILIES:
         raise ValueError(f"model must be one of {list(FAMILIES)}, got {p['model']!r}")
+    if p["recipe"] is None:
+        p = {**p, "recipe": MAIN_RECIPE[p["profile"]]}
     if p["recipe"] not in RECIPE_NAMES:
-        raise ValueError(f"recipe must be one of {RECIPE_NAMES}, got {p['recipe']!r}")
+        raise ValueError(f"recipe must be one of {RECIPE_NAMES} (None: the profile's main one), got {p['recipe']!r}")
     model = dict(MODELS[p["profile"]][p["model"]])
     if p["arch"] is not None:
         model.update(arch=p["arch"], patch_size=None, arch_kwargs={})
     filled = {k: v for k, v in model.items() if p[k] is None}
     recipe = {k: v for k, v in RECIPES[p["recipe"]][phase].items() if p[k] is None}
-    if p["warmup_epochs"] is None:  # DeiT: 5 of its 300 epochs; one-cycle rises on its own
-        recipe["warmup_epochs"] = round(min(5.0, 0.1 * p["num_epochs"]), 3) if p["recipe"] == "deit" else 0.0
+    if p["warmup_epochs"] is None:  # DeiT: 5 of its 300 epochs; base: 1 epoch; one-cycle rises on its own
+        recipe["warmup_epochs"] = {"deit": round(min(5.0, 0.1 * p["num_epochs"]), 3),
+                                   "base": round(min(1.0, 0.1 * p["num_epochs"]), 3)}.get(p["recipe"], 0.0)
     return {**p, **filled, **recipe}
 
 
@@ -102,7 +114,9 @@ def model_spec(p: Mapping, num_classes: int) -> ModelSpec:
 def train_config(p: Mapping, phase: str, device: str, multi_hot: bool, head: tuple[str, ...] = ()) -> TrainConfig:
     """The recipe of ``p["recipe"]`` for ``phase`` ("pretrain" or "finetune") as a `TrainConfig`.
 
-    Anderson & Farrell: SGD (momentum 0.9), one-cycle (10 % rising), no augmentation in
+    Base: AdamW (0.9, 0.999), cosine to 1e-5 after ``warmup_epochs``, gradients clipped at norm 1,
+    no augmentation in pre-training (the generators flip and jitter; cached FractalDB is flipped), a
+    flip in fine-tuning. Anderson & Farrell: SGD (momentum 0.9), one-cycle (10 % rising), no augmentation in
     pre-training (the generators flip and jitter), fine-tuning with a 10x learning rate on the head
     (``head``: its module names) and their affine augmentation approximated by a square crop of
     69-100 % of the area (a zoom of 1-1.2) and a flip. DeiT: AdamW (0.9, 0.999), cosine to 1e-5
@@ -113,6 +127,10 @@ def train_config(p: Mapping, phase: str, device: str, multi_hot: bool, head: tup
     common = dict(num_epochs=p["num_epochs"], batch_size=p["batch_size"], lr=p["lr"], weight_decay=p["weight_decay"],
                   data_seed=s["data_seed"], aug_seed=s["aug_seed"], mask_seed=s["mask_seed"], device=device,
                   amp_dtype=p["amp_dtype"], compile=p["compile"])
+    if p["recipe"] == "base":
+        return TrainConfig(**common, optimizer="adamw", betas=(0.9, 0.999), lr_schedule="cosine",
+                           warmup_epochs=p["warmup_epochs"], min_lr=min(1e-5, p["lr"]), clip_grad=1.0,
+                           hflip=phase == "finetune")
     if p["recipe"] == "deit":
         return TrainConfig(**common, optimizer="adamw", betas=(0.9, 0.999), lr_schedule="cosine",
                            warmup_epochs=p["warmup_epochs"], min_lr=min(1e-5, p["lr"]),
@@ -145,8 +163,8 @@ def forward_flops(model: torch.nn.Module, spec: ModelSpec) -> int:
 
 
 def variant_tag(p: Mapping) -> str:
-    """What a run name adds for the open questions: ``_p8`` (a patch other than the profile's),
-    ``_deitrecipe`` (DeiT's own recipe)."""
+    """What a run name adds for the open questions and named arms: ``_p8`` (a patch other than the
+    profile's), ``_deitrecipe`` / ``_afrecipe`` (a recipe other than the profile's main one)."""
     default = MODELS[p["profile"]][p["model"]]["patch_size"]
     patch = f"_p{p['patch_size']}" if p["patch_size"] not in (None, default) else ""
-    return patch + ("_deitrecipe" if p["recipe"] == "deit" else "")
+    return patch + ("" if p["recipe"] == MAIN_RECIPE[p["profile"]] else RECIPE_TAGS[p["recipe"]])

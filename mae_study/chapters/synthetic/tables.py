@@ -1,6 +1,6 @@
-"""The synthetic pre-training chapter's runs as tables, and its figures: the paper's Figure 2
-(fine-tuned accuracy by pre-training set, model and downstream task), the open questions,
-pre-training curves, and what each run cost. The ``*_table(profile)`` functions read run files only
+"""The synthetic pre-training chapter's runs as tables: the paper's Figure 2 (fine-tuned accuracy by
+pre-training set, model and downstream task), the open questions, the pre-trainings' health, and
+what each run cost (the figures: `synthetic.figures`). The ``*_table(profile)`` functions read run files only
 (`load_runs`); the ``*_from`` functions and the figures' data are pure over those tables, so they
 are tested on made-up ones.
 
@@ -9,15 +9,12 @@ fine-tunings on a task), or a model trained from scratch with one seed.
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from mae_study.chapters.synthetic.finetune import FINETUNE
 from mae_study.chapters.synthetic.pretrain import PRETRAIN
-from mae_study.chapters.synthetic.setting import MODELS
-from mae_study.report.style import book_style
+from mae_study.chapters.synthetic.setting import MAIN_RECIPE, MODELS
 from mae_study.report.tables import mean_spread
 from mae_study.runs.params import check_profile
 from mae_study.runs.results import load_histories, load_runs
@@ -25,20 +22,23 @@ from mae_study.runs.results import load_histories, load_runs
 SET_LABELS = {"fractaldb": "FractalDB", "fractal_single": "Single-Instance", "fractal_multi": "Multi-Instance",
               "imagenet": "ImageNet", "scratch": "scratch"}
 MODEL_LABELS = {"deit": "DeiT", "resnet": "ResNet"}
-VARIANTS = {"main": "Anderson & Farrell's recipe", "deit_recipe": "(a) DeiT's own recipe",
-            "large_patch": "(b) patches twice as large"}
+VARIANTS = {"main": "the main recipe", "deit_recipe": "(a) DeiT's own recipe",
+            "large_patch": "(b) patches twice as large", "af_recipe": "Anderson & Farrell's fine-tuning"}
+HEALTH_MIN = 50.0
+"""A pre-training is healthy when its held-out top-1 (FractalDB, Single-Instance) or mAP
+(Multi-Instance) reaches this (%); a fine-tuning of an unhealthy one carries no verdict."""
 
 
 def variant(profile: str, model: str, recipe: str, patch_size) -> str:
-    """Which arm of the chapter a run belongs to: "main", "deit_recipe" (open question (a)),
-    "large_patch" (open question (b)) or "other" (a setting no grid runs)."""
+    """Which arm of the chapter a run belongs to: "main" (the profile's main recipe), "deit_recipe"
+    (open question (a)), "large_patch" (open question (b)), "af_recipe" (Anderson & Farrell's recipe
+    where it is not the main one) or "other" (a setting no grid runs)."""
     default = MODELS[profile][model]["patch_size"]
     patch = None if patch_size is None or pd.isna(patch_size) else int(patch_size)
-    if recipe == "deit":
-        return "deit_recipe" if patch == default else "other"
+    main = recipe == MAIN_RECIPE[profile]
     if patch == default:
-        return "main"
-    return "large_patch" if default is not None and patch == 2 * default else "other"
+        return "main" if main else {"deit": "deit_recipe", "anderson_farrell": "af_recipe"}.get(recipe, "other")
+    return "large_patch" if main and default is not None and patch == 2 * default else "other"
 
 
 def pretrain_table(profile: str) -> pd.DataFrame:
@@ -81,19 +81,25 @@ def finetune_table(profile: str) -> pd.DataFrame:
     out = evals.merge(pre, on="pretrained", how="left")
     scratch = out["pretrained"] == "scratch"
     out.loc[scratch, "pretrain_set"] = "scratch"
-    out.loc[scratch, "variant"] = [variant(profile, m, "anderson_farrell", p)
-                                   for m, p in out.loc[scratch, ["model", "patch_size"]].to_numpy()]
+    out.loc[scratch, "variant"] = [variant(profile, m, r, p)
+                                   for m, r, p in out.loc[scratch, ["model", "ft_recipe", "patch_size"]].to_numpy()]
+    out.loc[~scratch & (out["ft_recipe"] != MAIN_RECIPE[profile]), "variant"] = "other"  # no grid runs these
     out.loc[scratch, "seed"] = out.loc[scratch, "ft_seed"]
     out["trial"] = np.where(scratch, "scratch_s" + out["ft_seed"].astype(str), out["pretrained"])
     return out
 
 
 def accuracy_per_trial(evals: pd.DataFrame) -> pd.DataFrame:
-    """Mean accuracy (%) of each trial on each task, fine-tuned with Anderson & Farrell's recipe:
-    downstream, model, variant, pretrain_set, trial, accuracy."""
-    evals = evals[evals["ft_recipe"] == "anderson_farrell"]
+    """Mean accuracy (%) of each trial on each task: downstream, model, variant, pretrain_set, trial,
+    accuracy (a pre-trained model fine-tuned with another recipe than the main one is variant "other")."""
+    evals = evals[evals["variant"] != "other"]
     keys = ["downstream", "model", "variant", "pretrain_set", "trial"]
     return evals.groupby(keys, as_index=False)["accuracy"].mean()
+
+
+def arm_label(model: str, variant_name: str) -> str:
+    """"DeiT", "ResNet", "DeiT (a) DeiT's own recipe", ..."""
+    return MODEL_LABELS[model] + ("" if variant_name == "main" else f" {VARIANTS.get(variant_name, variant_name)}")
 
 
 def pretrain_summary_from(pre: pd.DataFrame) -> pd.DataFrame:
@@ -133,6 +139,19 @@ def open_questions_from(evals: pd.DataFrame) -> pd.DataFrame:
     out["pretrain_set"] = out["pretrain_set"].map(SET_LABELS)
     return out[["downstream", "pretrain_set", "arm", "mean", "std", "n"]].rename(
         columns={"mean": "accuracy", "std": "sd", "n": "trials"})
+
+
+def health_from(pre: pd.DataFrame) -> pd.DataFrame:
+    """Per pre-training run its health check: the metric (held-out mAP on Multi-Instance, else
+    top-1, %), whether it reaches `HEALTH_MIN`, and why not (None when it does)."""
+    multi = pre["pretrain_set"] == "fractal_multi"
+    value = np.where(multi, pre["eval_mAP"], pre["eval_top1"])
+    metric = np.where(multi, "held-out mAP", "held-out top-1")
+    healthy = value >= HEALTH_MIN
+    why = [None if ok else f"{m} {v:.1f} % < {HEALTH_MIN:g} %" for ok, m, v in zip(healthy, metric, value)]
+    return pd.DataFrame({"run": pre["run"], "model": pre["model"], "variant": pre["variant"],
+                         "pretrain_set": pre["pretrain_set"], "metric": metric, "value": value,
+                         "healthy": healthy, "why": why})
 
 
 def with_bottleneck(df: pd.DataFrame) -> pd.DataFrame:
@@ -195,59 +214,36 @@ def curves(profile: str) -> pd.DataFrame:
     return out
 
 
-# ---- figures ------------------------------------------------------------------------------------
-
-@book_style()
-def figure2(profile: str):
-    """Fine-tuned accuracy by pre-training set, one panel per task: points are means over trials,
-    bars one sd, small dots the trials; dashed lines the same model trained from scratch."""
-    trials = accuracy_per_trial(finetune_table(check_profile(profile)))
-    trials = trials[trials["variant"] == "main"].assign(model=lambda d: d["model"].map(MODEL_LABELS))
-    tasks = sorted(trials["downstream"].unique())
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks), 3.8), squeeze=False)
-    order = [SET_LABELS[s] for s in SET_LABELS if s != "scratch" and s in set(trials["pretrain_set"])]
-    colours = dict(zip(MODEL_LABELS.values(), sns.color_palette()))
-    for ax, task in zip(axes[0], tasks):
-        here = trials[trials["downstream"] == task]
-        pre = here[here["pretrain_set"] != "scratch"].assign(pretrain_set=lambda d: d["pretrain_set"].map(SET_LABELS))
-        sns.pointplot(data=pre, x="pretrain_set", y="accuracy", hue="model", order=order, palette=colours,
-                      errorbar="sd", dodge=0.3, capsize=0.1, linestyle="none", ax=ax)
-        sns.stripplot(data=pre, x="pretrain_set", y="accuracy", hue="model", order=order, palette=colours,
-                      dodge=True, size=3, alpha=0.5, legend=False, ax=ax)
-        for model, rows in here[here["pretrain_set"] == "scratch"].groupby("model"):
-            ax.axhline(rows["accuracy"].mean(), ls="--", lw=1, color=colours[model], label=f"{model} from scratch")
-        ax.set_title(task)
-        ax.set_xlabel("pre-training set")
-        ax.set_ylabel("test accuracy (%)")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+def recipe_arm_from(evals: pd.DataFrame) -> pd.DataFrame:
+    """Each model from scratch with the main recipe and with Anderson & Farrell's fine-tuning, on
+    the tasks the recipe arm ran on: accuracy (%) mean, sd and trials."""
+    trials = accuracy_per_trial(evals)
+    trials = trials[trials["pretrain_set"] == "scratch"]
+    tasks = trials.loc[trials["variant"] == "af_recipe", "downstream"].unique()
+    keep = trials[trials["downstream"].isin(tasks) & trials["variant"].isin(["main", "af_recipe"])]
+    out = mean_spread(keep, ["downstream", "model", "variant"], "accuracy")
+    out["model"] = out["model"].map(MODEL_LABELS)
+    out["variant"] = out["variant"].map({"main": "main recipe", "af_recipe": VARIANTS["af_recipe"]})
+    return out.rename(columns={"variant": "fine-tuning", "mean": "accuracy", "std": "sd", "n": "trials"})
 
 
-def arm_label(model: str, variant_name: str) -> str:
-    """"DeiT", "ResNet", "DeiT (a) DeiT's own recipe", ..."""
-    return MODEL_LABELS[model] + ("" if variant_name == "main" else f" {VARIANTS.get(variant_name, variant_name)}")
+def recipe_arm_table(profile: str) -> pd.DataFrame:
+    evals = finetune_table(profile)
+    return recipe_arm_from(evals) if len(evals) else evals
 
 
-@book_style()
-def pretrain_curves(profile: str):
-    """Training loss and held-out top-1 (mAP for Multi-Instance) per epoch, mean and sd over seeds;
-    one column per pre-training set, one colour per arm throughout."""
-    data = curves(check_profile(profile))
-    data = data.assign(arm=[arm_label(m, v) for m, v in data[["model", "variant"]].to_numpy()])
-    arms = sorted(data["arm"].unique(), key=lambda a: (len(a), a))
-    palette = dict(zip(arms, sns.color_palette(n_colors=len(arms))))
-    sets = [s for s in SET_LABELS if s in set(data["pretrain_set"])]
-    fig, axes = plt.subplots(2, len(sets), figsize=(4 * len(sets), 5.5), squeeze=False, sharex=True)
-    for k, name in enumerate(sets):
-        here = data[data["pretrain_set"] == name]
-        metric = "eval_mAP" if name == "fractal_multi" and "eval_mAP" in here else "eval_top1"
-        for row, (y, label) in enumerate((("train_loss", "training loss"), (metric, f"held-out {metric[5:]} (%)"))):
-            sns.lineplot(data=here, x="epoch", y=y, hue="arm", palette=palette, errorbar="sd", marker="o",
-                         ax=axes[row, k], legend=False)
-            axes[row, k].set_ylabel(label)
-        axes[0, k].set_title(SET_LABELS[name])
-    handles = [plt.Line2D([], [], color=palette[a], marker="o", label=a) for a in arms]
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(arms), 4), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    return fig
+def gains_table(profile: str) -> pd.DataFrame:
+    """Gains over each model's own scratch (points; `mae_row.gain_from`) on the built-in task: each
+    model's fractal pre-trainings (main arms) and the base MAE pre-training (`mae_row`)."""
+    from mae_study.chapters.synthetic.mae_row import gain_from, mae_trials
+    from mae_study.chapters.synthetic.plan import GRIDS
+    g = GRIDS[check_profile(profile)]
+    if not g.mae_row:
+        return pd.DataFrame()
+    evals = finetune_table(profile)
+    ours = accuracy_per_trial(evals) if len(evals) else pd.DataFrame(columns=["downstream", "variant"])
+    ours = ours[(ours["variant"] == "main") & (ours["downstream"] == "builtin")]
+    gains = gain_from(pd.concat([ours, mae_trials(profile, g.pretrain_seeds)], ignore_index=True))
+    gains["model"] = gains["model"].map({**MODEL_LABELS, "mae_vit": "ViT (MAE encoder)"})
+    gains["pretrain_set"] = gains["pretrain_set"].map(SET_LABELS).fillna(gains["pretrain_set"])
+    return gains.rename(columns={"scratch": "its scratch (%)", "gain": "gain over scratch", "gain_sd": "sd"})

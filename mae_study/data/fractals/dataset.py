@@ -49,3 +49,26 @@ class OnTheFlyDataset(Dataset):
         images, labels = self.make(np.asarray(indices, dtype=np.int64))
         images, labels = torch.from_numpy(images), torch.from_numpy(np.asarray(labels))
         return list(zip(images, labels))
+
+
+class Downsampled:
+    """A maker whose images are rendered ``factor`` times larger and area-averaged down: at 32 px
+    a fractal drawn directly is a few blocky 3x3 patches; drawn at 96 px and averaged, its shape
+    survives as shades (the originals render at 224 px or more). Picklable, as the maker it wraps.
+
+    Args:
+        make: the maker at the render size ``S * factor``.
+        factor: an int >= 2; images come back (B, 3, S, S) uint8.
+    """
+
+    def __init__(self, make: Maker, factor: int) -> None:
+        if not isinstance(factor, int) or factor < 2:
+            raise ValueError(f"factor must be an int >= 2, got {factor!r}")
+        self.make, self.factor = make, factor
+
+    def __call__(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        images, labels = self.make(indices)  # (B, 3, S*f, S*f)
+        b, c, big, _ = images.shape
+        s, f = big // self.factor, self.factor
+        small = images.reshape(b, c, s, f, s, f).astype(np.float32).mean(axis=(3, 5))  # (B, 3, S, S)
+        return np.rint(small).astype(np.uint8), labels

@@ -14,7 +14,7 @@ import numpy as np
 from mae_study.data.base import ImageTensorDataset, channel_stats
 from mae_study.data.catalog import FRACTALS, check_image_size, check_num_samples, check_seed, is_int
 from mae_study.data.fractals.cache import load_or_build
-from mae_study.data.fractals.dataset import OnTheFlyDataset, generate_all
+from mae_study.data.fractals.dataset import Downsampled, OnTheFlyDataset, generate_all
 from mae_study.data.fractals.fractaldb import FractalDBConfig, generate_fractaldb, num_published, published_categories
 from mae_study.data.fractals.multi_instance import MultiInstanceConfig, build_cache, generate_multi_instance
 from mae_study.data.fractals.seeding import SPLIT_CODES, balanced_labels, check_choice
@@ -82,6 +82,14 @@ def check_fractal_args(name: str, split: str, image_size: int, seed: int, num_cl
     check_num_classes(name, num_classes)
 
 
+def check_render_size(image_size: int, render_size: int | None) -> None:
+    """Raise ``ValueError`` unless ``render_size`` is None or a multiple >= 2x of ``image_size``."""
+    if render_size is not None and (not is_int(render_size) or render_size < 2 * image_size
+                                    or render_size % image_size):
+        raise ValueError(f"render_size={render_size!r}; allowed: None (render at image_size={image_size}) or a "
+                         f"multiple of image_size of at least {2 * image_size}")
+
+
 def check_num_classes(name: str, num_classes: int) -> None:
     """Raise ``ValueError`` unless ``num_classes`` is an int from 1 to ``max_classes(name)``."""
     most = max_classes(name)
@@ -91,9 +99,13 @@ def check_num_classes(name: str, num_classes: int) -> None:
 
 
 def fractal_maker(name: str, split: str, image_size: int, seed: int, num_classes: int = DEFAULT_NUM_CLASSES,
-                  epoch: int = 0):
-    """The maker (``make(indices) -> (images, labels)``) of one split of one fractal set."""
+                  epoch: int = 0, render_size: int | None = None):
+    """The maker (``make(indices) -> (images, labels)``) of one split of one fractal set; with
+    ``render_size`` (a multiple of ``image_size``) drawn at that size and area-averaged down (`Downsampled`)."""
     check_fractal_args(name, split, image_size, seed, num_classes, epoch)
+    check_render_size(image_size, render_size)
+    if render_size is not None:
+        return Downsampled(fractal_maker(name, split, render_size, seed, num_classes, epoch), render_size // image_size)
     key = (int(seed), SPLIT_CODES[split], int(epoch))
     if name == "fractaldb":
         return FractalDBMaker(published_categories(num_classes), key, FractalDBConfig(image_size))
@@ -112,7 +124,8 @@ def _generator_config(name: str, image_size: int):
 
 
 def load_fractal(name: str, split: str, image_size: int, seed: int, num_samples: int | None = None,
-                 num_classes: int | None = None, cache: bool = True) -> ImageTensorDataset:
+                 num_classes: int | None = None, cache: bool = True, render_size: int | None = None
+                 ) -> ImageTensorDataset:
     """One split of a fractal data set, generated (in parallel, deterministically) or read from the cache.
 
     Args:
@@ -123,6 +136,8 @@ def load_fractal(name: str, split: str, image_size: int, seed: int, num_samples:
         num_samples: images (default 10,000 train, 2,000 test).
         num_classes: classes (default 100; FractalDB at most the 1,000 published categories).
         cache: read from / write to ``cache_root()``.
+        render_size: draw at this size (a multiple of ``image_size``) and area-average down; None:
+            draw at ``image_size``.
     Returns:
         ``ImageTensorDataset`` with (N, 3, S, S) uint8 images; labels (N,) int64, or (N, K) float32
         multi-hot for ``fractal_multi``.
@@ -130,14 +145,16 @@ def load_fractal(name: str, split: str, image_size: int, seed: int, num_samples:
     num_classes = DEFAULT_NUM_CLASSES if num_classes is None else num_classes
     check_fractal_args(name, split, image_size, seed, num_classes)
     check_num_samples(num_samples)
+    check_render_size(image_size, render_size)
     num_classes = int(num_classes)
     num_samples = DEFAULT_NUM_SAMPLES[split] if num_samples is None else int(num_samples)
     generator = _generator_config(name, image_size)
     config = {"name": name, "split": split, "image_size": image_size, "seed": int(seed),
-              "num_samples": num_samples, "num_classes": num_classes, "generator": asdict(generator)}
+              "num_samples": num_samples, "num_classes": num_classes, "generator": asdict(generator),
+              **({"render_size": render_size} if render_size is not None else {})}
 
     def build() -> ImageTensorDataset:
-        make = fractal_maker(name, split, image_size, seed, num_classes)
+        make = fractal_maker(name, split, image_size, seed, num_classes, render_size=render_size)
         images, labels = generate_all(make, num_samples, desc=f"{name} {split}")
         mean, std = channel_stats(images)
         prefix = "fractaldb" if name == "fractaldb" else "ifs"
@@ -148,9 +165,9 @@ def load_fractal(name: str, split: str, image_size: int, seed: int, num_samples:
 
 
 def fractal_stream(name: str, image_size: int, seed: int, num_samples: int, num_classes: int | None = None,
-                   epoch: int = 0, split: str = "train") -> OnTheFlyDataset:
+                   epoch: int = 0, split: str = "train", render_size: int | None = None) -> OnTheFlyDataset:
     """A fractal set generated on the fly; pass a new ``epoch`` for new images (as the originals,
     which never repeat an image). Epoch 0 equals ``load_fractal``'s images."""
     check_num_samples(num_samples)
     num_classes = DEFAULT_NUM_CLASSES if num_classes is None else num_classes
-    return OnTheFlyDataset(fractal_maker(name, split, image_size, seed, num_classes, epoch), num_samples)
+    return OnTheFlyDataset(fractal_maker(name, split, image_size, seed, num_classes, epoch, render_size), num_samples)
