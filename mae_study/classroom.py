@@ -15,6 +15,7 @@ from mae_study.chapters.ablations import exercises as ablations
 from mae_study.chapters.dynmask import exercises as dynmask
 from mae_study.chapters.ladder import exercises as ladder
 from mae_study.chapters.mae import exercises as mae
+from mae_study.chapters.synthetic import exercises as synthetic
 from mae_study.report import exercises
 from mae_study.report.exercises import Exercise
 
@@ -24,6 +25,7 @@ CHAPTERS = {
     "mae": ("mae", "Masked autoencoders", mae.EXERCISES),
     "ablations": ("mae_ablations", "The MAE ablations", ablations.EXERCISES),
     "dynmask": ("dynmask", "Dynamic masking", dynmask.EXERCISES),
+    "synthetic": ("synthetic", "Synthetic pre-training", synthetic.EXERCISES),
 }
 
 

@@ -6,7 +6,8 @@ rule of `mae_study.report.claims`.
 is tested on made-up tables; `claims` applies it to the runs of one profile. Each trial is one
 pre-training run (its accuracy on a task: the mean over its fine-tunings) or one model trained from
 scratch. The paper states every ordering "on CIFAR-10 and on CIFAR-100": here each ordering must
-hold on every downstream task the profile ran (every difference counts, ``need="all"``).
+hold on every downstream task the profile judges (`SyntheticGrid.judged_tasks`; every difference
+counts, ``need="all"``).
 Differences are in percentage points of test accuracy. A claim is "untestable" where a rung it
 stands on failed (`rung_failures`): on each task and model it compares, the model from scratch
 above the task's pixel probe, and each compared arm above scratch or the probe by more than its
@@ -45,12 +46,14 @@ def pretrain_failures(health: pd.DataFrame | None, model: str, pretrain_set: str
 
 
 def claims_from(evals: pd.DataFrame, pixel_probes: dict[str, float] | None = None,
-                health: pd.DataFrame | None = None) -> pd.DataFrame:
+                health: pd.DataFrame | None = None, tasks: tuple[str, ...] | None = None) -> pd.DataFrame:
     """The paper's claims and open questions, one row each (`COLUMNS`), judged on a fine-tuning
     table shaped like `finetune_table`, each task's pixel probe (a fraction; a task missing: not
-    run) and the pre-trainings' health checks (`health_from`; None: not checked). A comparison whose
-    arms did not run is left out of its claim; a claim with none left is "inconclusive" ("not run")."""
+    run) and the pre-trainings' health checks (`health_from`; None: not checked), on ``tasks`` (None:
+    every task of the table). A comparison whose arms did not run is left out of its claim; a claim
+    with none left is "inconclusive" ("not run")."""
     trials = accuracy_per_trial(evals)
+    trials = trials if tasks is None else trials[trials["downstream"].isin(tasks)]
     tasks = sorted(trials["downstream"].unique())
     probes = pixel_probes or {}
 
@@ -147,4 +150,4 @@ def claims(profile: str) -> pd.DataFrame:
               for task in GRIDS[profile].downstream}
     pre = pretrain_table(profile)
     return claims_from(finetune_table(profile), {t: p["accuracy"] for t, p in probes.items() if p},
-                       health_from(pre) if len(pre) else None)
+                       health_from(pre) if len(pre) else None, GRIDS[profile].judged_tasks)

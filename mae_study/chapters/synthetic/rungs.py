@@ -32,3 +32,21 @@ def rungs(profile: str) -> pd.DataFrame:
             table.insert(0, "task", task)
             frames.append(table)
     return pd.concat(frames, ignore_index=True)
+
+
+def unjudged_sentence(profile: str, table: pd.DataFrame) -> str:
+    """Why the tasks the profile shows but does not judge (`SyntheticGrid.judged_tasks`) carry no
+    claim, from its rungs ``table`` (`rungs`): each model's scratch against the task's pixel probe."""
+    g = GRIDS[check_profile(profile)]
+    parts = []
+    for task in (t for t in g.downstream if t not in g.judged_tasks):
+        here = table[table["task"] == task].set_index(["model", "rung"])["accuracy %"]
+        models = list(dict.fromkeys(m for m, _ in here.index))
+        scratch = {m: here[(m, "scratch")] for m in models if (m, "scratch") in here.index}
+        probe = here.xs("pixel probe", level="rung").iloc[0] if len(models) else float("nan")
+        failed = [m for m, v in scratch.items() if not v > probe]
+        why = (f"its rungs fail ({', '.join(failed)} from scratch not above the pixel probe)" if failed
+               else "although its rungs hold")
+        parts.append(f"{task} is shown, not judged, {why}: the pixel probe reaches {probe:.1f} %, "
+                     + ", ".join(f"{m} from scratch {v:.1f} %" for m, v in scratch.items()))
+    return "; ".join(parts)
