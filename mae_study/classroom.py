@@ -13,6 +13,7 @@ import pandas as pd
 
 from mae_study.chapters.ablations import exercises as ablations
 from mae_study.chapters.dynmask import exercises as dynmask
+from mae_study.chapters.kd import exercises as kd
 from mae_study.chapters.ladder import exercises as ladder
 from mae_study.chapters.mae import exercises as mae
 from mae_study.chapters.synthetic import exercises as synthetic
@@ -25,6 +26,7 @@ CHAPTERS = {
     "mae": ("mae", "Masked autoencoders", mae.EXERCISES),
     "ablations": ("mae_ablations", "The MAE ablations", ablations.EXERCISES),
     "dynmask": ("dynmask", "Dynamic masking", dynmask.EXERCISES),
+    "kd": ("kd", "Multi-teacher distillation", kd.EXERCISES),
     "synthetic": ("synthetic", "Synthetic pre-training", synthetic.EXERCISES),
 }
 
