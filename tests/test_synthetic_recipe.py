@@ -139,3 +139,16 @@ def test_the_cpu_plan_has_the_recipe_arm_and_the_base_mae_runs_and_ci_has_neithe
     assert (base.PRETRAIN, auto_run_name(base.base_pretrain("cpu", 1))) in shared
     assert len(shared) == 6  # 2 pre-trainings, each fine-tuned, and 2 ViTs from scratch
     assert not [e for e, _, _, _ in synthetic.plan("ci") if e in (base.PRETRAIN, base.FINETUNE)]
+
+
+def test_claims_judge_only_the_given_tasks_so_a_shown_task_cannot_veto_them():
+    effects = {("resnet", "fractaldb", "main"): 60, ("resnet", "fractal_single", "main"): 65,
+               ("resnet", "fractal_multi", "main"): 70, ("resnet", "scratch", "main"): 45}
+    probes = {"builtin": 0.20, "digits": 0.90}  # digits: scratch (45 %) below its probe, a failed rung
+    claim = "ResNet pre-trained on Single"
+    every = claims_from(_trials(effects), probes).set_index("claim").filter(like=claim, axis=0).iloc[0]
+    judged = claims_from(_trials(effects), probes, tasks=("builtin",)).set_index("claim").filter(like=claim, axis=0)
+    assert every["verdict"] == "untestable" and "digits" in every["untestable because"]
+    assert judged.iloc[0]["verdict"] == "reproduced" and "digits" not in judged.iloc[0]["evidence"]
+    assert synthetic.GRIDS["cpu"].judged_tasks == ("builtin",) and synthetic.GRIDS["gpu"].judged_tasks == (
+        "builtin", "digits")
