@@ -54,19 +54,22 @@ def image_grid(images, row_titles=None, col_titles=None, cell: float = 1.1, titl
     return fig
 
 
-def generator_samples(name: str, image_size: int, seed: int, count: int, num_classes: int = 100) -> np.ndarray:
-    """The first ``count`` training images of a generator (a fractal set or ``"builtin"``): (count, 3, S, S)."""
+def generator_samples(name: str, image_size: int, seed: int, count: int, num_classes: int = 100,
+                      render_size: int | None = None) -> np.ndarray:
+    """The first ``count`` training images of a generator (a fractal set or ``"builtin"``): (count, 3, S, S);
+    fractals drawn at ``render_size`` and area-averaged down where given."""
     if name == "builtin":
         make = builtin_maker("train", image_size, seed)
     else:
-        make = fractal_maker(name, "train", image_size, seed, num_classes)
+        make = fractal_maker(name, "train", image_size, seed, num_classes, render_size=render_size)
     return make(np.arange(count))[0]
 
 
 def generator_gallery(image_size: int = 96, seed: int = 0, per_row: int = 8,
-                      names: tuple[str, ...] = tuple(GENERATOR_TITLES)) -> Figure:
-    """One row of samples per generator."""
-    images = np.stack([generator_samples(name, image_size, seed, per_row) for name in names])
+                      names: tuple[str, ...] = tuple(GENERATOR_TITLES), render_size: int | None = None) -> Figure:
+    """One row of samples per generator (fractals drawn at ``render_size`` where given)."""
+    images = np.stack([generator_samples(name, image_size, seed, per_row,
+                                         render_size=None if name == "builtin" else render_size) for name in names])
     return image_grid(images, row_titles=[GENERATOR_TITLES[n] for n in names])
 
 
