@@ -25,9 +25,10 @@ def figure2(profile: str):
         here = trials[trials["downstream"] == task]
         pre = here[here["pretrain_set"] != "scratch"].assign(pretrain_set=lambda d: d["pretrain_set"].map(SET_LABELS))
         sns.pointplot(data=pre, x="pretrain_set", y="accuracy", hue="model", order=order, palette=colours,
-                      errorbar="sd", dodge=0.3, capsize=0.1, linestyle="none", ax=ax)
+                      errorbar="sd", dodge=0.3 if pre["model"].nunique() > 1 else False, capsize=0.1,
+                      linestyle="none", ax=ax)
         sns.stripplot(data=pre, x="pretrain_set", y="accuracy", hue="model", order=order, palette=colours,
-                      dodge=True, size=3, alpha=0.5, legend=False, ax=ax)
+                      dodge=pre["model"].nunique() > 1, size=3, alpha=0.5, legend=False, ax=ax)
         for model, rows in here[here["pretrain_set"] == "scratch"].groupby("model"):
             ax.axhline(rows["accuracy"].mean(), ls="--", lw=1, color=colours[model], label=f"{model} from scratch")
         ax.set_title(task)

@@ -50,7 +50,7 @@ def finetune_defaults() -> dict[str, dict]:
         "cpu": dict(base),
         "gpu": {**base, "num_epochs": 30, "average_last": 3, "device": "auto"},
         # The paper: CIFAR-10/100 (50,000 / 10,000 images), 150 epochs, batch 64, 224 px.
-        "paper": {**base, "dataset": "cifar10", "image_size": 224, "num_epochs": 150, "average_last": 1,
+        "paper": {**base, "dataset": "cifar10", "image_size": 224, "num_epochs": 150, "batch_size": 64, "average_last": 1,
                   "device": "auto"},
     }
 

@@ -167,7 +167,11 @@ def setting_from(profile: str) -> dict[str, str]:
     p = pre["deit"]
     feed = "generated on the fly" + (", new images every epoch (FractalDB: a fixed set)" if p["fresh_images"] else "") \
         if p["data_source"] == "stream" else "generated once into the cache"
-    sizes = "each set's own splits" if ft["num_train"] is None else f"{ft['num_train']:,} / {ft['num_test']:,} images"
+    def size(n) -> str:
+        return "all" if n is None else f"{n:,}"
+
+    tasks = [SYNTHETIC_FINETUNE.resolve(profile, dataset=t) for t in g.downstream]
+    sizes = ", ".join(f"{t['dataset']} {size(t['num_train'])} / {size(t['num_test'])}" for t in tasks)
     return {
         "DeiT": _model_text(pre["deit"]), "ResNet": _model_text(pre["resnet"]),
         "image size": f"{p['image_size']} px",
@@ -177,7 +181,7 @@ def setting_from(profile: str) -> dict[str, str]:
                         "each seed its own fractal systems",
         "open questions": f"(a) DeiT's recipe on {', '.join(g.deit_recipe_sets) or 'none'}; "
                           f"(b) patch {large_patch(profile)} on {', '.join(g.large_patch_sets) or 'none'}",
-        "fine-tuning": f"{', '.join(g.downstream)} ({sizes}), {ft['num_epochs']} epochs, batch {ft['batch_size']}, "
+        "fine-tuning": f"train / test images: {sizes} (all: the set's own split); {ft['num_epochs']} epochs, batch {ft['batch_size']}, "
                        f"{len(g.finetune_seeds)} fine-tuning(s) per pre-trained model, accuracy averaged over the "
                        f"last {ft['average_last']} epoch(s)",
     }

@@ -132,6 +132,8 @@ def open_questions_from(evals: pd.DataFrame) -> pd.DataFrame:
     baseline, and the ResNet on the same sets; accuracy (%) mean, sd and trials per task."""
     trials = accuracy_per_trial(evals)
     sets = trials.loc[trials["variant"].isin(["deit_recipe", "large_patch"]), "pretrain_set"].unique()
+    if not len(sets):  # neither question ran
+        return pd.DataFrame(columns=["downstream", "pretrain_set", "arm", "accuracy", "sd", "trials"])
     keep = trials["pretrain_set"].isin(list(sets) + ["scratch"]) & trials["variant"].isin(VARIANTS)
     keep &= (trials["model"] == "deit") | (trials["variant"] == "main")
     out = mean_spread(trials[keep], ["downstream", "pretrain_set", "model", "variant"], "accuracy")
