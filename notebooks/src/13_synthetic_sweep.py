@@ -14,7 +14,7 @@ import pandas as pd
 from mae_study.chapters.synthetic import (plan as synthetic, claims as synthetic_claims, tables as synthetic_tables,
                                           figures as synthetic_figures)
 from mae_study.runs.params import notebook_params
-from mae_study.sweep import run_sweep
+from mae_study.sweep import in_progress, run_sweep
 
 _before = set(globals())
 
@@ -26,7 +26,11 @@ params = notebook_params(synthetic.SYNTHETIC_SWEEP, globals(), _before)
 synthetic.setting_table(params["profile"])
 
 # %%
-status = pd.DataFrame(run_sweep("synthetic", params["profile"]))
+# A sweep committed part-way (`data/results/<profile>/_sweeps/in_progress.json`) is listed, not
+# resumed: `make book` runs this notebook and must not compute for hours. Resume it with
+# `python -m mae_study.sweep synthetic --profile cpu`.
+status = pd.DataFrame(run_sweep("synthetic", params["profile"],
+                             dry_run="synthetic" in in_progress(params["profile"])))
 status.groupby(["experiment", "status"]).size()
 
 # %% [markdown]
