@@ -52,7 +52,7 @@ def _digits_answer(profile: str) -> str | None:
     return (f"On digits ({p['num_train']} labelled images) the Single-Instance DeiT reaches **{values['digits']:.1f} %** "
             f"against {values['digits scratch']:.1f} % from scratch ({gain_d:+.1f} points); on the built-in task "
             f"the gain is {gain_b:+.1f} points. With few labels, what the initialisation brings matters more "
-            "than with 2,000; and handwritten strokes on a plain background are closer to fractal outlines "
+            f"than with {SYNTHETIC_FINETUNE.resolve(profile)['num_train']:,}; and handwritten strokes on a plain background are closer to fractal outlines "
             "than the built-in task's textured objects. One fine-tuning a side: the chapter's Figure 2 "
             "shows both tasks over trials.")
 
