@@ -20,6 +20,7 @@ from mae_study.data.builtin import CLASS_NAMES, DEFAULT_SETTING, builtin_maker
 from mae_study.data.fractals.fractaldb import (FLIPS, FractalDBConfig, category_instances, published_categories,
                                                weight_patterns)
 from mae_study.data.fractals.loaders import fractal_maker
+from mae_study.data.fractals.nuisance import NUISANCE_SETS
 
 GENERATOR_TITLES = {"fractaldb": "FractalDB", "fractal_single": "Single-Instance",
                     "fractal_multi": "Multi-Instance", "builtin": "Built-in (train)"}
@@ -55,22 +56,29 @@ def image_grid(images, row_titles=None, col_titles=None, cell: float = 1.1, titl
 
 
 def generator_samples(name: str, image_size: int, seed: int, count: int, num_classes: int = 100,
-                      render_size: int | None = None) -> np.ndarray:
+                      render_size: int | None = None, nuisance: str = "full") -> np.ndarray:
     """The first ``count`` training images of a generator (a fractal set or ``"builtin"``): (count, 3, S, S);
-    fractals drawn at ``render_size`` and area-averaged down where given."""
+    fractals drawn at ``render_size`` and area-averaged down where given, Single-/Multi-Instance with
+    ``nuisance`` ("full" or "reduced", `mae_study.data.fractals.nuisance`)."""
     if name == "builtin":
         make = builtin_maker("train", image_size, seed)
     else:
-        make = fractal_maker(name, "train", image_size, seed, num_classes, render_size=render_size)
+        make = fractal_maker(name, "train", image_size, seed, num_classes, render_size=render_size,
+                             nuisance=nuisance)
     return make(np.arange(count))[0]
 
 
 def generator_gallery(image_size: int = 96, seed: int = 0, per_row: int = 8,
-                      names: tuple[str, ...] = tuple(GENERATOR_TITLES), render_size: int | None = None) -> Figure:
-    """One row of samples per generator (fractals drawn at ``render_size`` where given)."""
+                      names: tuple[str, ...] = tuple(GENERATOR_TITLES), render_size: int | None = None,
+                      nuisance: str = "full") -> Figure:
+    """One row of samples per generator (fractals drawn at ``render_size`` where given, Single- and
+    Multi-Instance with ``nuisance``; a reduced row is titled so)."""
     images = np.stack([generator_samples(name, image_size, seed, per_row,
-                                         render_size=None if name == "builtin" else render_size) for name in names])
-    return image_grid(images, row_titles=[GENERATOR_TITLES[n] for n in names])
+                                         render_size=None if name == "builtin" else render_size, nuisance=nuisance)
+                       for name in names])
+    reduced = nuisance != "full"
+    return image_grid(images, row_titles=[GENERATOR_TITLES[n] + (" (reduced nuisances)" if reduced and n in NUISANCE_SETS
+                                                                 else "") for n in names])
 
 
 def pattern_name(pattern: int) -> str:

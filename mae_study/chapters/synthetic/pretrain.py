@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mae_study.chapters.synthetic.setting import (DATA_SOURCES, LOSSES, SET_TAGS, check_setting, derive_setting,
-                                                  forward_flops, model_spec, train_config, variant_tag)
+from mae_study.chapters.synthetic.setting import (DATA_SOURCES, LOSSES, MAIN_NUISANCE, SET_TAGS, check_setting,
+                                                  derive_setting, forward_flops, model_spec, train_config, variant_tag)
 from mae_study.data import DATASETS, FRACTALS, load_dataset
 from mae_study.data.fractals import fractal_maker, fractal_stream
 from mae_study.data.fractals.loaders import check_render_size
+from mae_study.data.fractals.nuisance import NUISANCE_SETS, NUISANCES
 from mae_study.models import build_model, num_trainable
 from mae_study.runs.common import resolve_device, seeds_for
 from mae_study.runs.params import Experiment
@@ -37,10 +38,11 @@ def pretrain_defaults() -> dict[str, dict]:
     """Per profile every parameter's default; the model and recipe fields (None) are derived.
     ``data_seed`` None: the run's ``seed``, so each trial draws its own fractal systems (classes).
     ``render_size``: fractals drawn at this size and area-averaged to ``image_size`` (None: drawn at
-    ``image_size``; at 32 px a directly drawn fractal is a few blocky 3x3 patches)."""
+    ``image_size``; at 32 px a directly drawn fractal is a few blocky 3x3 patches). ``nuisance`` None:
+    the profile's generator setting for Single-/Multi-Instance (`setting.MAIN_NUISANCE`)."""
     base = {"model": "deit", "arch": None, "patch_size": None, "arch_kwargs": None, "small_stem": None,
             "dataset": "fractal_single", "num_classes": 32, "num_images": 12_000, "num_eval": 1024, "image_size": 32,
-            "render_size": 96,
+            "render_size": 96, "nuisance": None,
             "data_source": "stream", "fresh_images": None, "num_workers": 0, "data_seed": None,
             "recipe": None, "loss": None, "num_epochs": 10, "batch_size": 64, "lr": None,
             "weight_decay": None, "warmup_epochs": None, "seed": 0, "device": "cpu", "amp_dtype": None,
@@ -63,6 +65,8 @@ def pretrain_defaults() -> dict[str, dict]:
 
 def derive_pretrain(p: dict, given: frozenset) -> dict:
     p = derive_setting(p, "pretrain")
+    if p["nuisance"] is None and p["dataset"] in NUISANCE_SETS:
+        p["nuisance"] = MAIN_NUISANCE[p["profile"]]
     if p["data_seed"] is None:  # each trial its own fractal systems
         p["data_seed"] = p["seed"]
     if p["dataset"] not in FRACTALS and "render_size" not in given:
@@ -90,6 +94,11 @@ def check_pretrain(p: Mapping) -> None:
     for key in ("num_classes", "num_images", "num_eval"):
         if not isinstance(p[key], int) or p[key] < 1:
             raise ValueError(f"{key} must be an int >= 1, got {p[key]!r}")
+    if p["dataset"] in NUISANCE_SETS and p["nuisance"] not in NUISANCES:
+        raise ValueError(f"nuisance must be one of {NUISANCES} (None: the profile's), got {p['nuisance']!r}")
+    if p["dataset"] not in NUISANCE_SETS and p["nuisance"] is not None:
+        raise ValueError(f"nuisance={p['nuisance']!r} is for {NUISANCE_SETS}; {p['dataset']!r} has no nuisances to "
+                         "set: pass None")
     if p["dataset"] in FRACTALS:
         check_render_size(p["image_size"], p["render_size"])
     elif p["render_size"] is not None:
@@ -103,7 +112,7 @@ def check_pretrain(p: Mapping) -> None:
 def pretrain_naming(p: Mapping) -> tuple[str, tuple[str, ...]]:
     """``deit_single_s0``; ``deit_multi_p8_s1`` or ``deit_multi_deitrecipe_s0`` for the open questions."""
     name = f"{p['model']}_{SET_TAGS.get(p['dataset'], p['dataset'])}{variant_tag(p)}_s{p['seed']}"
-    return name, ("model", "dataset", "patch_size", "recipe", "seed")
+    return name, ("model", "dataset", "patch_size", "nuisance", "recipe", "seed")
 
 
 SYNTHETIC_PRETRAIN = Experiment(PRETRAIN, pretrain_defaults(), check_pretrain, derive_pretrain, pretrain_naming)
@@ -118,7 +127,7 @@ def pretrain_data(p: Mapping):
         train = load_dataset(name, "train", image_size=size, seed=seed, num_samples=p["num_images"])
         held_out = load_dataset(name, split, image_size=size, seed=seed, num_samples=p["num_eval"])
         return train, replace(held_out, mean=train.mean, std=train.std)
-    render = {"render_size": p["render_size"]}
+    render = {"render_size": p["render_size"], "nuisance": p["nuisance"] or "full"}
     held_out = load_dataset(name, "test", image_size=size, seed=seed, num_samples=p["num_eval"], num_classes=k,
                             **render)
     if p["data_source"] == "cache":
@@ -137,7 +146,7 @@ def generator_speed(p: Mapping, count: int = 1024) -> dict:
         return {}
     t0 = time.perf_counter()
     make = fractal_maker(p["dataset"], "train", p["image_size"], p["data_seed"], p["num_classes"],
-                         render_size=p["render_size"])
+                         render_size=p["render_size"], nuisance=p["nuisance"] or "full")
     setup = time.perf_counter() - t0
     make(np.arange(64))  # compiled kernels loaded and warm
     count = min(count, p["num_images"])

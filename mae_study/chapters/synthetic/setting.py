@@ -27,6 +27,12 @@ RECIPE_TAGS = {"base": "_baserecipe", "anderson_farrell": "_afrecipe", "deit": "
 # (peak 0.015, x10 on the head) made the ViT's fine-tuning diverge at the lr peak at cpu (loss 2.4 -> 4.6,
 # then ln 10: chance in every arm); the study's base recipe (AdamW, warm-up, cosine) learns with both models.
 MAIN_RECIPE = {"ci": "base", "cpu": "base", "gpu": "base", "paper": "anderson_farrell"}
+# How much Single-/Multi-Instance images vary beyond their class (`mae_study.data.fractals.nuisance`).
+# At cpu, Anderson & Farrell's full variation (noise backgrounds, wide windows, blur, up to 5 fractals of
+# 15-60 % of a 32 px side) left the DeiT's Single-Instance pre-training at 5.5 % held-out top-1 and both
+# models' Multi-Instance mAP at the positives' prevalence in 120,000 image-steps (`_superseded`).
+MAIN_NUISANCE = {"ci": "full", "cpu": "reduced", "gpu": "full", "paper": "full"}
+NUISANCE_TAGS = {"full": "_fullnuisance", "reduced": "_reducednuisance"}  # in run names, where not the main one
 LOSSES = ("ce", "bce")
 DATA_SOURCES = ("stream", "cache")
 # DeiT's RandAugment (Touvron et al.: "rand-m9-mstd0.5-inc1") with its magnitude capped at 9: at the
@@ -164,7 +170,10 @@ def forward_flops(model: torch.nn.Module, spec: ModelSpec) -> int:
 
 def variant_tag(p: Mapping) -> str:
     """What a run name adds for the open questions and named arms: ``_p8`` (a patch other than the
-    profile's), ``_deitrecipe`` / ``_afrecipe`` (a recipe other than the profile's main one)."""
+    profile's), ``_fullnuisance`` / ``_reducednuisance`` (a pre-training's generator setting other than the
+    profile's main one), ``_deitrecipe`` / ``_afrecipe`` (a recipe other than the profile's main one)."""
     default = MODELS[p["profile"]][p["model"]]["patch_size"]
     patch = f"_p{p['patch_size']}" if p["patch_size"] not in (None, default) else ""
-    return patch + ("" if p["recipe"] == MAIN_RECIPE[p["profile"]] else RECIPE_TAGS[p["recipe"]])
+    nuisance = p.get("nuisance")  # None for FractalDB and natural sets
+    looks = "" if nuisance in (None, MAIN_NUISANCE[p["profile"]]) else NUISANCE_TAGS[nuisance]
+    return patch + looks + ("" if p["recipe"] == MAIN_RECIPE[p["profile"]] else RECIPE_TAGS[p["recipe"]])

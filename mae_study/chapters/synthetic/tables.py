@@ -14,7 +14,7 @@ import pandas as pd
 
 from mae_study.chapters.synthetic.finetune import FINETUNE
 from mae_study.chapters.synthetic.pretrain import PRETRAIN
-from mae_study.chapters.synthetic.setting import MAIN_RECIPE, MODELS
+from mae_study.chapters.synthetic.setting import MAIN_NUISANCE, MAIN_RECIPE, MODELS
 from mae_study.report.tables import mean_spread
 from mae_study.runs.params import check_profile
 from mae_study.runs.results import load_histories, load_runs
@@ -23,19 +23,23 @@ SET_LABELS = {"fractaldb": "FractalDB", "fractal_single": "Single-Instance", "fr
               "imagenet": "ImageNet", "scratch": "scratch"}
 MODEL_LABELS = {"deit": "DeiT", "resnet": "ResNet"}
 VARIANTS = {"main": "the main recipe", "deit_recipe": "(a) DeiT's own recipe",
-            "large_patch": "(b) patches twice as large", "af_recipe": "Anderson & Farrell's fine-tuning"}
+            "large_patch": "(b) patches twice as large", "af_recipe": "Anderson & Farrell's fine-tuning",
+            "full_nuisance": "with Anderson & Farrell's full nuisances", "reduced_nuisance": "with reduced nuisances"}
 HEALTH_MIN = 50.0
 """A pre-training is healthy when its held-out top-1 (FractalDB, Single-Instance) or mAP
 (Multi-Instance) reaches this (%); a fine-tuning of an unhealthy one carries no verdict."""
 
 
-def variant(profile: str, model: str, recipe: str, patch_size) -> str:
+def variant(profile: str, model: str, recipe: str, patch_size, nuisance=None) -> str:
     """Which arm of the chapter a run belongs to: "main" (the profile's main recipe), "deit_recipe"
     (open question (a)), "large_patch" (open question (b)), "af_recipe" (Anderson & Farrell's recipe
-    where it is not the main one) or "other" (a setting no grid runs)."""
+    where it is not the main one), "full_nuisance" / "reduced_nuisance" (a Single-/Multi-Instance
+    generator setting other than the profile's, `setting.MAIN_NUISANCE`) or "other" (a setting no grid runs)."""
     default = MODELS[profile][model]["patch_size"]
     patch = None if patch_size is None or pd.isna(patch_size) else int(patch_size)
     main = recipe == MAIN_RECIPE[profile]
+    if isinstance(nuisance, str) and nuisance != MAIN_NUISANCE[profile]:
+        return f"{nuisance}_nuisance" if main and patch == default else "other"
     if patch == default:
         return "main" if main else {"deit": "deit_recipe", "anderson_farrell": "af_recipe"}.get(recipe, "other")
     return "large_patch" if main and default is not None and patch == 2 * default else "other"
@@ -51,6 +55,7 @@ def pretrain_table(profile: str) -> pd.DataFrame:
     out = pd.DataFrame({
         "run": runs["run"], "model": runs["config.params.model"], "arch": runs["config.params.arch"],
         "pretrain_set": runs["config.params.dataset"], "recipe": runs["config.params.recipe"],
+        "nuisance": get("config.params.nuisance"),
         "patch_size": runs["config.params.patch_size"], "image_size": runs["config.params.image_size"],
         "seed": runs["config.params.seed"], "num_params": runs["final.num_params"],
         "final_loss": runs["final.final_loss"],
@@ -59,7 +64,8 @@ def pretrain_table(profile: str) -> pd.DataFrame:
         "generator_images_per_s": get("final.generator_images_per_s"),
         "train_images_per_s": runs["final.train_images_per_s"], "train_tflops": runs["final.train_tflops"],
         "wall_time_s": runs["final.wall_time_s"]})
-    out.insert(3, "variant", [variant(profile, *r) for r in out[["model", "recipe", "patch_size"]].to_numpy()])
+    out.insert(3, "variant", [variant(profile, *r)
+                              for r in out[["model", "recipe", "patch_size", "nuisance"]].to_numpy()])
     return out
 
 

@@ -16,9 +16,10 @@ from mae_study.data.catalog import FRACTALS, check_image_size, check_num_samples
 from mae_study.data.fractals.cache import load_or_build
 from mae_study.data.fractals.dataset import Downsampled, OnTheFlyDataset, generate_all
 from mae_study.data.fractals.fractaldb import FractalDBConfig, generate_fractaldb, num_published, published_categories
-from mae_study.data.fractals.multi_instance import MultiInstanceConfig, build_cache, generate_multi_instance
+from mae_study.data.fractals.multi_instance import build_cache, generate_multi_instance
+from mae_study.data.fractals.nuisance import generator_config
 from mae_study.data.fractals.seeding import SPLIT_CODES, balanced_labels, check_choice
-from mae_study.data.fractals.single_instance import SingleInstanceConfig, generate_single_instance, sample_systems
+from mae_study.data.fractals.single_instance import generate_single_instance, sample_systems
 
 NAMES = FRACTALS  # defined once, in the data catalogue
 FRACTAL_SPLITS = ("train", "test")
@@ -99,33 +100,29 @@ def check_num_classes(name: str, num_classes: int) -> None:
 
 
 def fractal_maker(name: str, split: str, image_size: int, seed: int, num_classes: int = DEFAULT_NUM_CLASSES,
-                  epoch: int = 0, render_size: int | None = None):
+                  epoch: int = 0, render_size: int | None = None, nuisance: str = "full"):
     """The maker (``make(indices) -> (images, labels)``) of one split of one fractal set; with
-    ``render_size`` (a multiple of ``image_size``) drawn at that size and area-averaged down (`Downsampled`)."""
+    ``render_size`` (a multiple of ``image_size``) drawn at that size and area-averaged down (`Downsampled`);
+    ``nuisance``: Anderson & Farrell's variation ("full") or less of it ("reduced", see `nuisance`)."""
     check_fractal_args(name, split, image_size, seed, num_classes, epoch)
     check_render_size(image_size, render_size)
+    config = generator_config(name, image_size if render_size is None else render_size, nuisance)
     if render_size is not None:
-        return Downsampled(fractal_maker(name, split, render_size, seed, num_classes, epoch), render_size // image_size)
+        return Downsampled(fractal_maker(name, split, render_size, seed, num_classes, epoch, nuisance=nuisance),
+                           render_size // image_size)
     key = (int(seed), SPLIT_CODES[split], int(epoch))
     if name == "fractaldb":
-        return FractalDBMaker(published_categories(num_classes), key, FractalDBConfig(image_size))
+        return FractalDBMaker(published_categories(num_classes), key, config)
     if name == "fractal_single":
-        config = SingleInstanceConfig(image_size)
         return SingleInstanceMaker(sample_systems(num_classes, seed, config.style), key, config)
-    config = MultiInstanceConfig(image_size)
     systems = sample_systems(num_classes, seed, config.fractal.style)
     cache, cache_labels = build_cache(systems, key, config)
     return MultiInstanceMaker(cache, cache_labels, num_classes, key, config)
 
 
-def _generator_config(name: str, image_size: int):
-    return {"fractaldb": FractalDBConfig, "fractal_single": SingleInstanceConfig,
-            "fractal_multi": MultiInstanceConfig}[name](image_size)
-
-
 def load_fractal(name: str, split: str, image_size: int, seed: int, num_samples: int | None = None,
-                 num_classes: int | None = None, cache: bool = True, render_size: int | None = None
-                 ) -> ImageTensorDataset:
+                 num_classes: int | None = None, cache: bool = True, render_size: int | None = None,
+                 nuisance: str = "full") -> ImageTensorDataset:
     """One split of a fractal data set, generated (in parallel, deterministically) or read from the cache.
 
     Args:
@@ -138,6 +135,7 @@ def load_fractal(name: str, split: str, image_size: int, seed: int, num_samples:
         cache: read from / write to ``cache_root()``.
         render_size: draw at this size (a multiple of ``image_size``) and area-average down; None:
             draw at ``image_size``.
+        nuisance: ``"full"`` (Anderson & Farrell's backgrounds, windows, blur) or ``"reduced"`` (`nuisance`).
     Returns:
         ``ImageTensorDataset`` with (N, 3, S, S) uint8 images; labels (N,) int64, or (N, K) float32
         multi-hot for ``fractal_multi``.
@@ -148,13 +146,13 @@ def load_fractal(name: str, split: str, image_size: int, seed: int, num_samples:
     check_render_size(image_size, render_size)
     num_classes = int(num_classes)
     num_samples = DEFAULT_NUM_SAMPLES[split] if num_samples is None else int(num_samples)
-    generator = _generator_config(name, image_size)
+    generator = generator_config(name, image_size, nuisance)
     config = {"name": name, "split": split, "image_size": image_size, "seed": int(seed),
               "num_samples": num_samples, "num_classes": num_classes, "generator": asdict(generator),
               **({"render_size": render_size} if render_size is not None else {})}
 
     def build() -> ImageTensorDataset:
-        make = fractal_maker(name, split, image_size, seed, num_classes, render_size=render_size)
+        make = fractal_maker(name, split, image_size, seed, num_classes, render_size=render_size, nuisance=nuisance)
         images, labels = generate_all(make, num_samples, desc=f"{name} {split}")
         mean, std = channel_stats(images)
         prefix = "fractaldb" if name == "fractaldb" else "ifs"
@@ -165,9 +163,11 @@ def load_fractal(name: str, split: str, image_size: int, seed: int, num_samples:
 
 
 def fractal_stream(name: str, image_size: int, seed: int, num_samples: int, num_classes: int | None = None,
-                   epoch: int = 0, split: str = "train", render_size: int | None = None) -> OnTheFlyDataset:
+                   epoch: int = 0, split: str = "train", render_size: int | None = None,
+                   nuisance: str = "full") -> OnTheFlyDataset:
     """A fractal set generated on the fly; pass a new ``epoch`` for new images (as the originals,
     which never repeat an image). Epoch 0 equals ``load_fractal``'s images."""
     check_num_samples(num_samples)
     num_classes = DEFAULT_NUM_CLASSES if num_classes is None else num_classes
-    return OnTheFlyDataset(fractal_maker(name, split, image_size, seed, num_classes, epoch, render_size), num_samples)
+    return OnTheFlyDataset(fractal_maker(name, split, image_size, seed, num_classes, epoch, render_size, nuisance),
+                           num_samples)

@@ -100,5 +100,8 @@ def generate_multi_instance(cache: np.ndarray, cache_labels: np.ndarray, num_cla
     targets = np.zeros((batch, num_classes), dtype=np.float32)
     rows, slots = np.nonzero(used)
     targets[rows, cache_labels[items[rows, slots]]] = 1.0
-    backgrounds = render_backgrounds(seeds, decays, ranges, size, config.fractal.style)  # (B, S, S, 3)
+    if config.fractal.background:
+        backgrounds = render_backgrounds(seeds, decays, ranges, size, config.fractal.style)  # (B, S, S, 3)
+    else:
+        backgrounds = np.zeros((batch, size, size, 3), dtype=np.float32)
     return compose_multi(cache, items, flips, colours, boxes, backgrounds, blur), targets
