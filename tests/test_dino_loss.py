@@ -112,3 +112,36 @@ def test_dino_objective_runs_on_multi_crop_views():
     loss.backward()
     assert all(p.grad is None for p in pair.teacher.parameters())
     assert student[0].weight.grad.abs().sum() > 0
+
+
+def test_teacher_entropy_and_kl_split_the_loss_and_show_both_collapses():
+    from mae_study.train.kd.dino import teacher_entropy
+    torch.manual_seed(0)
+    k = 16
+    students = [torch.randn(5, k) for _ in range(3)]
+    teachers = [torch.randn(5, k) for _ in range(2)]
+    centre = torch.zeros(1, k)
+    h = teacher_entropy(teachers, centre, 0.04)
+    loss = dino_loss(students, teachers, centre, 0.04)
+    # the KL by hand over the same pairs: (teacher view q, student view v != q)
+    kl = []
+    for q, t in enumerate(teachers):
+        log_p_t = torch.log_softmax(t / 0.04, -1)
+        for v, s in enumerate(students):
+            if v != q:
+                kl.append((log_p_t.exp() * (log_p_t - torch.log_softmax(s / 0.1, -1))).sum(-1).mean())
+    assert float(loss - h) == pytest.approx(float(torch.stack(kl).mean()), rel=1e-5)
+    uniform = [torch.zeros(5, k)] * 2  # a teacher collapsed to uniform outputs: entropy ln K
+    assert float(teacher_entropy(uniform, centre, 0.04)) == pytest.approx(math.log(k), rel=1e-6)
+    spike = [torch.zeros(5, k).index_fill_(1, torch.tensor([3]), 10.0)] * 2  # collapsed to one dimension
+    assert float(teacher_entropy(spike, centre, 0.04)) < 1e-6
+
+
+def test_the_dino_objective_logs_teacher_entropy_and_kl():
+    torch.manual_seed(0)
+    k = 8
+    pair = DINOPair(nn.Sequential(nn.Flatten(), nn.Linear(12, k)), nn.Sequential(nn.Flatten(), nn.Linear(12, k)))
+    views = [torch.randn(4, 3, 2, 2) for _ in range(3)]
+    loss, metrics = DINOObjective(DINOLoss(k))(pair, SimpleNamespace(views=views), SimpleNamespace(epoch=0))
+    assert metrics["kl"] >= 0 and 0 <= metrics["teacher_entropy"] <= math.log(k) + 1e-6
+    assert metrics["kl"] + metrics["teacher_entropy"] == pytest.approx(loss.item(), rel=1e-6)

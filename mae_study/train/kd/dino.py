@@ -66,6 +66,17 @@ def dino_loss(student_out: Sequence[torch.Tensor], teacher_out: Sequence[torch.T
 
 
 @torch.no_grad()
+def teacher_entropy(teacher_out: Sequence[torch.Tensor], center: torch.Tensor, teacher_temp: float) -> torch.Tensor:
+    """Mean over global views and images of the entropy of the teacher's centred, sharpened softmax
+    (nats). DINO's loss is this entropy plus KL(P_t || P_s), each pair weighing alike, so
+    ``loss - teacher_entropy`` is the mean KL. Collapse shows in the pair (Caron et al., section 5.3):
+    to a uniform output the entropy tends to ln K with KL at 0; to one dimension, both tend to 0."""
+    h = [-(p * p.clamp_min(1e-12).log()).sum(-1).mean()
+         for p in (F.softmax((t.float() - center) / teacher_temp, dim=-1) for t in teacher_out)]
+    return torch.stack(h).mean()
+
+
+@torch.no_grad()
 def updated_center(center: torch.Tensor, teacher_out: Sequence[torch.Tensor], momentum: float = 0.9) -> torch.Tensor:
     """m * center + (1 - m) * the mean teacher output over images and global views: (1, K). Under
     torch.distributed the mean is over every process's images, as DINO's all-reduce."""
@@ -107,6 +118,7 @@ class DINOLoss(nn.Module):
         if self.center.device != teacher_out[0].device:
             self.center = self.center.to(teacher_out[0].device)
         loss = dino_loss(student_out, teacher_out, self.center, self.temperature(epoch), self.student_temp)
+        self.last_entropy = teacher_entropy(teacher_out, self.center, self.temperature(epoch)).item()
         self.center = updated_center(self.center, teacher_out, self.center_momentum)
         return loss
 
@@ -190,7 +202,9 @@ class DINOObjective:
             raise ValueError(f"DINO needs at least 2 views (global first), got {len(batch.views)}")
         student_out, teacher_out = model(batch.views)
         loss = self.criterion(student_out, teacher_out, ctx.epoch)
-        return loss, {"teacher_temp": self.criterion.temperature(ctx.epoch)}
+        entropy = self.criterion.last_entropy  # with the centre the loss used
+        return loss, {"teacher_temp": self.criterion.temperature(ctx.epoch), "teacher_entropy": entropy,
+                      "kl": loss.item() - entropy}
 
     def state_dict(self) -> dict:
         return self.criterion.state_dict()
