@@ -64,3 +64,20 @@ def test_backbone_health_on_a_small_vit():
     assert 0 <= h["knn_top1"] <= 1 and h["uniform_distance_px"] == pytest.approx(uniform_distance(4, 4))
     assert 0 < h["first_layer_distance_px"] < 4 * 4 * math.sqrt(2)  # within the grid's diagonal
     assert first_layer_distance(model, data.images[:8].float() / 255, 4, 4) > 0
+
+
+def test_a_dino_run_with_dinos_schedule_records_its_health_and_the_losss_two_parts(results_dir):
+    from mae_study.chapters.kd.teachers import KD_DINO_TEACHER, run_dino_teacher
+    torch.set_num_threads(1)
+    p = KD_DINO_TEACHER.resolve("ci", knn_train=32, knn_test=32, betas=[0.9, 0.999], weight_decay_end=0.4)
+    run = run_dino_teacher(p, progress=False)
+    health = run.read("final.json")["health"]
+    assert set(health) == {"knn_top1", "knn_random_top1", "first_layer_distance_px", "uniform_distance_px"}
+    assert health["uniform_distance_px"] == pytest.approx(uniform_distance(p["image_size"] // p["patch_size"],
+                                                                            p["patch_size"]))
+    steps = run.read("steps.csv")
+    assert {"teacher_entropy", "kl"} <= set(steps.columns)
+    assert (steps["kl"] > -1e-4).all() and (steps["teacher_entropy"] <= math.log(p["out_dim"]) + 1e-4).all()
+    assert run.read("config.json")["train"]["betas"] == [0.9, 0.999]
+    with pytest.raises(ValueError, match="knn_train and knn_test"):
+        KD_DINO_TEACHER.resolve("ci", knn_train=0, knn_test=8)

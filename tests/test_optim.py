@@ -87,3 +87,32 @@ def test_a_model_without_trainable_parameters_is_a_clear_error():
 def test_bad_optimiser_and_schedule_settings(kw, match):
     with pytest.raises(ValueError, match=match):
         _cfg(**kw)
+
+
+def test_weight_decay_schedule_is_dinos_cosine_and_spares_undecayed_groups(tiny_images, monkeypatch):
+    from mae_study.train.engine import fit
+    from mae_study.train.losses import MAELoss
+    from mae_study.train.optim import set_weight_decay, weight_decay_at
+    from mae_study.train.schedules import dynmask_stages
+    cfg = _cfg(weight_decay=0.04, weight_decay_end=0.4)
+    assert [round(weight_decay_at(cfg, p), 6) for p in (0, 5, 10, 12)] == [0.04, 0.22, 0.4, 0.4]
+    assert weight_decay_at(_cfg(weight_decay=0.04), 7) == 0.04  # no end: constant
+    opt = make_optimizer(MaskedAutoencoder(mae_config("ci_16")), _cfg(weight_decay=0.04))
+    set_weight_decay(opt, 0.3)
+    assert sorted({g["weight_decay"] for g in opt.param_groups}) == [0.0, 0.3]
+    with pytest.raises(ValueError, match="weight_decay_end"):
+        _cfg(weight_decay_end=-1.0)
+    # in `fit`: the optimiser's decayed groups follow the schedule, step by step
+    import mae_study.train.engine as engine
+    torch.manual_seed(0)
+    model = MaskedAutoencoder(mae_config("ci_16"))
+    run_cfg = TrainConfig(num_epochs=2, batch_size=16, lr=1e-3, weight_decay=0.04, weight_decay_end=0.4)
+    seen = []
+
+    def spy(optimizer, wd):
+        set_weight_decay(optimizer, wd)
+        seen.append(max(g["weight_decay"] for g in optimizer.param_groups))
+
+    monkeypatch.setattr(engine, "set_weight_decay", spy)
+    fit(model, MAELoss(dynmask_stages(0.75, 2)), tiny_images, run_cfg, progress=False)
+    assert seen[0] == pytest.approx(0.04) and seen == sorted(seen) and 0.3 < seen[-1] < 0.4

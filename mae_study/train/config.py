@@ -23,6 +23,8 @@ class TrainConfig:
     warmup_epochs: float = 0.0             # linear warm-up from 0 to lr
     lr_schedule: str = "cosine"            # "cosine", "constant", "step" or "onecycle" (see `optim`)
     weight_decay: float = 0.05             # AdamW decoupled weight decay (SGD: L2 penalty)
+    weight_decay_end: float | None = None  # None: constant; else a cosine from weight_decay to this over
+                                           # training, per step (DINO: 0.04 -> 0.4)
     betas: tuple[float, float] = (0.9, 0.95)  # MAE's AdamW betas; torch's default is (0.9, 0.999)
     decay_norm_and_bias: bool = False      # True: decay every parameter; False: timm's grouping (no
                                            # decay on 1-D parameters, biases, cls/mask tokens)
@@ -64,6 +66,8 @@ class TrainConfig:
             raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs!r}")
         if not self.weight_decay >= 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.weight_decay_end is not None and not self.weight_decay_end >= 0:
+            raise ValueError(f"weight_decay_end must be >= 0 or None, got {self.weight_decay_end!r}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         if self.clip_grad is not None and not self.clip_grad > 0:

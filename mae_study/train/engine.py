@@ -45,7 +45,8 @@ from mae_study.train.evaluation import evaluate  # noqa: F401 (re-exported)
 from mae_study.train.hooks import Hook
 from mae_study.train.loaders import Data, batches, data_target_kind, load_batches
 from mae_study.train.losses import classification_loss, multilabel_loss  # noqa: F401 (re-exported)
-from mae_study.train.optim import lr_at, make_optimizer, set_lr  # noqa: F401 (re-exported)
+from mae_study.train.optim import (lr_at, make_optimizer, set_lr, set_weight_decay,  # noqa: F401 (re-exported)
+                                  weight_decay_at)
 
 RESUME_MAY_CHANGE = ("device", "compile")  # settings a resumed run may change: where and how fast, not what
 
@@ -193,6 +194,8 @@ def fit(model: nn.Module, loss_fn: LossFn, data: Data, cfg: TrainConfig, *,
             ctx.step, ctx.position = epoch * steps_per_epoch + i, epoch + i / steps_per_epoch
             lr = lr_at(cfg, ctx.position)
             set_lr(optimizer, lr)
+            if cfg.weight_decay_end is not None:
+                set_weight_decay(optimizer, weight_decay_at(cfg, ctx.position))
             batch = make_batch(idx, images, labels, aug_gen)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 loss, metrics = loss_fn(net, batch, ctx)

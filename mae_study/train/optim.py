@@ -43,6 +43,14 @@ def lr_at(cfg, position: float) -> float:
     return cfg.min_lr + (cfg.lr - cfg.min_lr) * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
 
 
+def weight_decay_at(cfg, position: float) -> float:
+    """Weight decay at ``position`` (epochs): ``cfg.weight_decay``, or with ``cfg.weight_decay_end`` a
+    half cosine from it to that over the whole training (DINO's schedule, no warm-up)."""
+    if cfg.weight_decay_end is None:
+        return cfg.weight_decay
+    return _cos_anneal(cfg.weight_decay, cfg.weight_decay_end, min(position / cfg.num_epochs, 1.0))
+
+
 def _cos_anneal(start: float, end: float, t: float) -> float:
     """From ``start`` at t = 0 to ``end`` at t = 1 along half a cosine (torch's ``_annealing_cos``)."""
     return end + (start - end) / 2.0 * (math.cos(math.pi * t) + 1)
@@ -103,3 +111,10 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Every group's learning rate: ``lr`` times the group's ``lr_scale`` (1 when absent)."""
     for group in optimizer.param_groups:
         group["lr"] = lr * group["lr_scale"] if "lr_scale" in group else lr
+
+
+def set_weight_decay(optimizer: torch.optim.Optimizer, weight_decay: float) -> None:
+    """Every decayed group's weight decay (groups built without decay, e.g. norms and biases, keep 0)."""
+    for group in optimizer.param_groups:
+        if group.setdefault("decays", group["weight_decay"] > 0):
+            group["weight_decay"] = weight_decay

@@ -54,9 +54,10 @@ def dino_train_config(p, device: str) -> TrainConfig:
     s = seeds_for(p["seed"])
     crops = MultiCrop(p["num_local"], None, p["local_size"], tuple(p["global_scale"]), tuple(p["local_scale"]),
                       p["color_jitter"])
+    betas = {} if p.get("betas") is None else {"betas": tuple(p["betas"])}  # None: the engine's (0.9, 0.95)
     return TrainConfig(num_epochs=p["num_epochs"], batch_size=p["batch_size"], lr=p["lr"],
                        warmup_epochs=p["warmup_epochs"], lr_schedule="cosine", weight_decay=p["weight_decay"],
-                       clip_grad=p["clip_grad"], data_seed=s["data_seed"], aug_seed=s["aug_seed"],
+                       weight_decay_end=p.get("weight_decay_end"), **betas, clip_grad=p["clip_grad"], data_seed=s["data_seed"], aug_seed=s["aug_seed"],
                        mask_seed=s["mask_seed"], device=device, augment=crops, amp_dtype=p["amp_dtype"],
                        compile=p["compile"])
 
@@ -64,6 +65,18 @@ def dino_train_config(p, device: str) -> TrainConfig:
 def vit_forward_flops(tokens: int, p) -> int:
     """Forward FLOPs per image of a ViT's blocks over ``tokens`` patches (+ CLS)."""
     return p["depth"] * block_flops(tokens + 1, p["embed_dim"])
+
+
+def teacher_health(p, backbone: nn.Module, spec: ModelSpec) -> dict:
+    """`kd.health.backbone_health` of ``backbone`` on ``knn_train`` / ``knn_test`` labelled images of the
+    run's data setting, beside a backbone of the same shape initialised with the run's init seed."""
+    from mae_study.chapters.kd.health import backbone_health
+    labelled = data_spec(p)
+    train, test = labelled.load("train", p["knn_train"]), labelled.load("test", p["knn_test"])
+    torch.manual_seed(seeds_for(p["seed"])["init_seed"])
+    fresh = build_model(replace(spec, kwargs={**dict(spec.kwargs), "dynamic_img_size": True}))
+    fresh.reset_classifier(0)
+    return backbone_health(backbone.cpu(), fresh, train, test, p["image_size"] // p["patch_size"], p["patch_size"])
 
 
 def dino_train(p, run: RunDir, progress: bool) -> None:
@@ -90,6 +103,8 @@ def dino_train(p, run: RunDir, progress: bool) -> None:
              "uniform_loss": math.log(p["out_dim"]),  # the loss of a teacher collapsed to uniform outputs
              "train_tflops": per_image * len(result["steps"]) * p["batch_size"] / 1e12,
              "wall_time_s": result["wall_time_s"]}
+    if p.get("knn_train"):  # the health checks of `kd.health`, on the labelled task
+        final["health"] = teacher_health(p, pair.teacher[0], spec)
     run.save("teacher.pt", pair.teacher[0].state_dict())  # the EMA teacher's backbone, as DINO evaluates it
     run.finish(final, provenance(p["profile"], seeds_for(p["seed"]), device, result["wall_time_s"],
                                  flops={"train_tflops": final["train_tflops"]}))

@@ -88,6 +88,10 @@ def check_dino(p: dict) -> None:
         dino_train_config(p, "cpu")  # crops, lr, speed options
     if not 0 <= p["teacher_momentum"] <= 1:
         raise ValueError(f"teacher_momentum must be in [0, 1], got {p['teacher_momentum']}")
+    if (p["knn_train"] is None) != (p["knn_test"] is None) or any(
+            p[k] is not None and (not isinstance(p[k], int) or p[k] < 1) for k in ("knn_train", "knn_test")):
+        raise ValueError(f"knn_train and knn_test must both be None (no health check) or ints >= 1, got "
+                         f"{p['knn_train']!r} and {p['knn_test']!r}")
 
 
 def run_dino_teacher(p, experiment: str | None = None, run_name: str | None = None, progress: bool = True,
@@ -108,7 +112,11 @@ def _dino_defaults() -> dict[str, dict]:
             "bottleneck_dim": 64, "teacher_temp": 0.04, "warmup_teacher_temp": 0.04,
             "warmup_teacher_temp_epochs": 0, "student_temp": 0.1, "center_momentum": 0.9,
             "teacher_momentum": 0.99, "freeze_last_layer": 1, "seed": 0, "device": "cpu", "amp_dtype": None,
-            "compile": None}
+            "compile": None,
+            # None: as the committed runs (the engine's betas (0.9, 0.95), a constant weight decay, no
+            # health check); DINO's own: betas (0.9, 0.999), weight decay 0.04 -> 0.4, and `kd.health`
+            # on knn_train / knn_test labelled images
+            "betas": None, "weight_decay_end": None, "knn_train": None, "knn_test": None}
     return {
         "ci": {**base, **shape_of("ci_16"), "num_images": 128, "num_epochs": 2, "batch_size": 32, "local_size": 8,
                "out_dim": 64, "hidden_dim": 32, "bottleneck_dim": 16, "teacher_momentum": 0.9},
