@@ -99,3 +99,18 @@ def test_the_nuisance_table_pairs_both_settings_per_seed_and_leaves_out_other_ru
     assert list(out["nuisances"]) == ["full", "reduced (main)"]  # seed 0 only: the arm's seed
     assert list(out["pre-training (%)"]) == [5.0, 60.0] and list(out["builtin (%)"]) == [30.0, 40.0]
     assert nuisance_from(pre[pre["variant"] == "main"], evals).empty
+
+
+def test_the_transfer_sentence_names_only_gaps_beyond_twice_the_spread():
+    from mae_study.chapters.synthetic.nuisance_arm import transfer_sentence
+    table = pd.DataFrame({"model": ["ResNet"] * 4, "pretrain_set": ["Single-Instance"] * 2 + ["Multi-Instance"] * 2,
+                          "seed": 0, "nuisances": ["full", "reduced (main)"] * 2,
+                          "pre-training (%)": [20.0, 95.0, 11.0, 35.0], "builtin (%)": [87.0, 77.0, 74.0, 76.0]})
+    spread = pd.DataFrame({"downstream": "builtin", "model": "ResNet", "pretrain_set": ["Single-Instance",
+                                                                                         "Multi-Instance"],
+                           "sd": [3.0, 3.0]})
+    text = transfer_sentence(table, spread)
+    assert "Single-Instance fine-tunes 10.0 points higher with the full setting" in text
+    assert "Multi-Instance fine-tunes" not in text  # lower with the full setting: not a reversal
+    assert "No gap exceeds" in transfer_sentence(table.assign(**{"builtin (%)": [80.0, 77.0, 74.0, 76.0]}), spread)
+    assert transfer_sentence(table.iloc[:0], spread) == ""

@@ -41,3 +41,38 @@ def nuisance_from(pre: pd.DataFrame, evals: pd.DataFrame) -> pd.DataFrame:
 def nuisance_table(profile: str) -> pd.DataFrame:
     pre = pretrain_table(profile)
     return nuisance_from(pre, finetune_table(profile)) if len(pre) else pd.DataFrame(columns=COLUMNS)
+
+
+def transfer_sentence(table: pd.DataFrame, spread: pd.DataFrame | None = None, task: str = "builtin") -> str:
+    """How each pair of settings compares on ``task`` after fine-tuning (one sentence; empty without
+    pairs). ``spread``: the main arms' standard deviation between trials (`figure2_from`'s columns
+    downstream, model, pretrain_set, sd, labels as shown); a pair counts as reversed (the full setting
+    higher although its pre-training scored lower) only when the gap exceeds twice that sd."""
+    col = f"{task} (%)"
+    if not len(table) or col not in table:
+        return ""
+    sd = {} if spread is None else {(m, s): v for m, s, v in spread.loc[spread["downstream"] == task,
+                                                                          ["model", "pretrain_set", "sd"]].to_numpy()}
+    pairs = []
+    for (model, pset, _), g in table.groupby(["model", "pretrain_set", "seed"], sort=False):
+        full = g[g["nuisances"].str.startswith("full")]
+        reduced = g[g["nuisances"].str.startswith("reduced")]
+        if len(full) and len(reduced) and full[col].notna().all() and reduced[col].notna().all():
+            pairs.append((model, pset, float(full[col].iloc[0]), float(reduced[col].iloc[0]),
+                          float(full["pre-training (%)"].iloc[0]), float(reduced["pre-training (%)"].iloc[0]),
+                          sd.get((model, pset))))
+    if not pairs:
+        return ""
+    shown = "; ".join(f"{m} on {s}: {f:.1f} % with the full setting, {r:.1f} % with the reduced one"
+                      for m, s, f, r, *_ in pairs)
+    known = [p for p in pairs if p[6] is not None and p[6] == p[6]]  # an sd to compare with
+    reversed_ = [p for p in known if p[2] - p[3] > 2 * p[6] and p[4] < p[5]]
+    tail = ""
+    if reversed_:
+        tail = (" " + "; ".join(f"{m} on {s} fine-tunes {f - r:.1f} points higher with the full setting (more than "
+                                f"twice the {sd_:.1f}-point sd between trials)" for m, s, f, r, _, _, sd_ in reversed_)
+                + ", although that pre-training scored lower on its own held-out fractals: the health check says "
+                "whether a model learnt its synthetic task, not how well that task transfers.")
+    elif known:
+        tail = " No gap exceeds twice the sd between trials of the main arms."
+    return f"Fine-tuned on {task} (one trial a side): {shown}.{tail}"
