@@ -5,9 +5,11 @@
 # (`"deit"` or `"resnet"`, the profile's sizes) learns to classify the fractal set `dataset`
 # (`"fractaldb"`, `"fractal_single"` or `"fractal_multi"`), generated on the fly (new images every
 # epoch for Single- and Multi-Instance, as Anderson & Farrell) or from the generator cache
-# (`data_source="cache"`), never from image files. Multi-Instance images hold 1 to 5 fractals: the
+# (`data_source="cache"`), never from image files. Multi-Instance images hold several fractals: the
 # targets are multi-hot, the loss is BCE with `pos_weight = classes / positives`, the held-out metric
-# mAP. Fractals are drawn at `render_size` and area-averaged down to `image_size`. The recipe is the
+# mAP. Fractals are drawn at `render_size` and area-averaged down to `image_size`; `nuisance` is
+# `"full"` (Anderson & Farrell's noise backgrounds, wide windows, blur, 1-5 fractals) or `"reduced"`
+# (black backgrounds, narrow windows, no blur, 1-3 larger fractals: the cpu profile's). The recipe is the
 # profile's main one (the study's base recipe, AdamW with warm-up and cosine, at ci, cpu and gpu;
 # Anderson & Farrell's SGD one-cycle, as the paper, at `paper`); `recipe="deit"` is DeiT's own (the
 # paper's open question (a)), `patch_size` twice the profile's its open question (b). E.g.
@@ -30,6 +32,7 @@ model = None        # "deit" or "resnet"
 dataset = None      # "fractaldb", "fractal_single" or "fractal_multi"
 recipe = None       # None (the profile's main one), "base", "anderson_farrell" (the paper's) or "deit" ((a))
 patch_size = None   # DeiT only; twice the profile's patch is open question (b)
+nuisance = None     # Single-/Multi-Instance: None (the profile's), "full" or "reduced"
 data_source = None  # "stream" (on the fly) or "cache"
 seed = None
 
