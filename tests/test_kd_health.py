@@ -66,9 +66,16 @@ def test_backbone_health_on_a_small_vit():
     assert first_layer_distance(model, data.images[:8].float() / 255, 4, 4) > 0
 
 
-def test_a_dino_run_with_dinos_schedule_records_its_health_and_the_losss_two_parts(results_dir):
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models train fastest on one thread
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_a_dino_run_with_dinos_schedule_records_its_health_and_the_losss_two_parts(results_dir, one_thread):
     from mae_study.chapters.kd.teachers import KD_DINO_TEACHER, run_dino_teacher
-    torch.set_num_threads(1)
     p = KD_DINO_TEACHER.resolve("ci", knn_train=32, knn_test=32, betas=[0.9, 0.999], weight_decay_end=0.4)
     run = run_dino_teacher(p, progress=False)
     health = run.read("final.json")["health"]

@@ -5,6 +5,8 @@ on every task. Pure over the chapter's tables (`synthetic.tables`), so it is tes
 """
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from mae_study.chapters.synthetic.tables import (MODEL_LABELS, SET_LABELS, accuracy_per_trial, finetune_table,
@@ -65,7 +67,7 @@ def transfer_sentence(table: pd.DataFrame, spread: pd.DataFrame | None = None, t
         return ""
     shown = "; ".join(f"{m} on {s}: {f:.1f} % with the full setting, {r:.1f} % with the reduced one"
                       for m, s, f, r, *_ in pairs)
-    known = [p for p in pairs if p[6] is not None and p[6] == p[6]]  # an sd to compare with
+    known = [p for p in pairs if p[6] is not None and not math.isnan(p[6])]  # an sd to compare with (2+ trials)
     reversed_ = [p for p in known if p[2] - p[3] > 2 * p[6] and p[4] < p[5]]
     tail = ""
     if reversed_:
